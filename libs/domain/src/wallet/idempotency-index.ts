@@ -1,0 +1,60 @@
+import type { EntryDirection } from './wallet.commands.js';
+
+/** What a keyed entry asked for and what it produced; enough to answer a replay. */
+export interface IdempotencyRecord {
+  readonly key: string;
+  readonly direction: EntryDirection;
+  readonly currency: string;
+  readonly amountMinor: number;
+  readonly reason: string | null;
+  readonly entryId: string;
+  readonly balanceAfterMinor: number;
+  readonly occurredAt: string;
+  readonly occurredAtMs: number;
+  /** Stream version (events applied) right after this record's event. */
+  readonly version: number;
+}
+
+/**
+ * Idempotency keys of one stream, shared along one line of states.
+ *
+ * Copying a map of every key on every event would make loading a stream with
+ * 100,000 keyed entries quadratic. Instead, states along one history share this
+ * index and each state sees only the records at or below its own version, so an
+ * earlier state still answers as it did. Records are inserted in time order, so
+ * expiry pops from the front.
+ *
+ * The one rule that keeps this sound: a state is evolved along a single line. A
+ * caller that throws a state away after a failed append must rebuild it from the
+ * store rather than evolve the discarded branch's parent a second time.
+ */
+export class IdempotencyIndex {
+  private readonly records = new Map<string, IdempotencyRecord>();
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  /** The record for `key` visible at `version`, ignoring records older than `notBeforeMs`. */
+  find(key: string, version: number, notBeforeMs: number): IdempotencyRecord | undefined {
+    const record = this.records.get(key);
+    if (record === undefined || record.version > version) return undefined;
+    return record.occurredAtMs >= notBeforeMs ? record : undefined;
+  }
+
+  add(record: IdempotencyRecord): this {
+    // Re-inserting moves a reused (expired) key to the back, keeping time order.
+    this.records.delete(record.key);
+    this.records.set(record.key, record);
+    return this;
+  }
+
+  /** Frees records that no decision can see any more (older than `notBeforeMs`). */
+  expireBefore(notBeforeMs: number): this {
+    for (const [key, record] of this.records) {
+      if (record.occurredAtMs >= notBeforeMs) break;
+      this.records.delete(key);
+    }
+    return this;
+  }
+}

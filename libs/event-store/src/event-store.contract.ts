@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto';
+import { WrongExpectedRevisionError, type EventStore, type NewEvent, type RecordedEvent } from './event-store.port.js';
+
+export interface EventStoreHarness {
+  readonly store: EventStore;
+  dispose(): Promise<void>;
+}
+
+function newEvent(type: string, data: Record<string, unknown> = {}): NewEvent {
+  return { eventId: randomUUID(), type, schemaVersion: 1, data, metadata: { correlationId: 'c-1', actor: 'key:abc' } };
+}
+
+/** Every adapter runs this same suite; a store that passes it can sit behind the ledger. */
+export function eventStoreContract(name: string, open: () => Promise<EventStoreHarness>): void {
+  describe(`EventStore contract: ${name}`, () => {
+    let harness: EventStoreHarness;
+    let store: EventStore;
+    // Unique stream ids keep the suite valid against a shared, non-empty server.
+    const stream = (label: string) => `contract-${label}-${randomUUID()}`;
+
+    beforeEach(async () => {
+      harness = await open();
+      store = harness.store;
+    });
+    afterEach(async () => harness.dispose());
+
+    it('appends to a new stream with no_stream and reads events back in order with their data', async () => {
+      const id = stream('new');
+      const result = await store.append(id, 'no_stream', [newEvent('A', { n: 1 }), newEvent('B', { n: 2 })]);
+      expect(result.lastRevision).toBe(1);
+      const events = await store.readStream(id, { fromRevision: 0, maxCount: 10 });
+      expect(events.map((e) => [e.type, e.revision, e.data])).toEqual([
+        ['A', 0, { n: 1 }],
+        ['B', 1, { n: 2 }],
+      ]);
+      expect(events[0].metadata).toMatchObject({ correlationId: 'c-1', actor: 'key:abc' });
+      expect(events[1].position).toBe(result.lastPosition);
+      expect(Number.isNaN(Date.parse(events[0].recordedAt))).toBe(false);
+    });
+
+    it('rejects no_stream on an existing stream and writes nothing', async () => {
+      const id = stream('exists');
+      await store.append(id, 'no_stream', [newEvent('A')]);
+      await expect(store.append(id, 'no_stream', [newEvent('B')])).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+      expect(await store.readStream(id, { fromRevision: 0, maxCount: 10 })).toHaveLength(1);
+    });
+
+    it('accepts the correct expected revision and rejects a stale one', async () => {
+      const id = stream('revision');
+      await store.append(id, 'no_stream', [newEvent('A')]);
+      const second = await store.append(id, 0, [newEvent('B')]);
+      expect(second.lastRevision).toBe(1);
+      await expect(store.append(id, 0, [newEvent('C')])).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+      await expect(store.append(id, 5, [newEvent('C')])).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+      await expect(store.append(stream('missing'), 0, [newEvent('C')])).rejects.toBeInstanceOf(
+        WrongExpectedRevisionError,
+      );
+      const types = (await store.readStream(id, { fromRevision: 0, maxCount: 10 })).map((e) => e.type);
+      expect(types).toEqual(['A', 'B']);
+    });
+
+    it('lets exactly one of many concurrent appends at the same revision win', async () => {
+      const id = stream('race');
+      await store.append(id, 'no_stream', [newEvent('A')]);
+      const results = await Promise.allSettled(Array.from({ length: 10 }, () => store.append(id, 0, [newEvent('B')])));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(rejected).toHaveLength(9);
+      for (const r of rejected) expect(r.reason).toBeInstanceOf(WrongExpectedRevisionError);
+      expect(await store.readStream(id, { fromRevision: 0, maxCount: 10 })).toHaveLength(2);
+    });
+
+    it('chains appends to one stream made in the same tick', async () => {
+      const id = stream('chain');
+      const first = store.append(id, 'no_stream', [newEvent('A')]);
+      const second = store.append(id, 0, [newEvent('B')]);
+      await expect(Promise.all([first, second])).resolves.toHaveLength(2);
+      expect((await store.readStream(id, { fromRevision: 0, maxCount: 10 })).map((e) => e.revision)).toEqual([0, 1]);
+    });
+
+    it('reads a stream from a revision with a bounded count; unknown streams read as empty', async () => {
+      const id = stream('page');
+      await store.append(id, 'no_stream', Array.from({ length: 5 }, (_, i) => newEvent('E', { i })));
+      const page = await store.readStream(id, { fromRevision: 2, maxCount: 2 });
+      expect(page.map((e) => e.data)).toEqual([{ i: 2 }, { i: 3 }]);
+      expect(await store.readStream(stream('none'), { fromRevision: 0, maxCount: 10 })).toEqual([]);
+    });
+
+    it('gives every event a strictly increasing global position in readAll order', async () => {
+      const a = stream('all-a');
+      const b = stream('all-b');
+      const ra = await store.append(a, 'no_stream', [newEvent('A1'), newEvent('A2')]);
+      const rb = await store.append(b, 'no_stream', [newEvent('B1')]);
+      expect(rb.lastPosition).toBeGreaterThan(ra.lastPosition);
+      const all = await readAllFrom(store, null);
+      const ours = all.filter((e) => e.streamId === a || e.streamId === b);
+      expect(ours.map((e) => e.type)).toEqual(['A1', 'A2', 'B1']);
+      for (let i = 1; i < all.length; i += 1) expect(all[i].position).toBeGreaterThan(all[i - 1].position);
+      const after = await store.readAll({ after: ra.lastPosition, maxCount: 1000 });
+      expect(after.some((e) => e.streamId === a)).toBe(false);
+      expect(after.some((e) => e.streamId === b)).toBe(true);
+    });
+
+    it('subscribes from a position, catches up, then delivers live appends in order', async () => {
+      const prefix = `contract-sub-${randomUUID()}-`;
+      const before = await store.append(`${prefix}1`, 'no_stream', [newEvent('Old')]);
+      await store.append(`${prefix}2`, 'no_stream', [newEvent('Caught')]);
+      await store.append(stream('other'), 'no_stream', [newEvent('Filtered')]);
+      const seen: RecordedEvent[] = [];
+      const errors: unknown[] = [];
+      const sub = store.subscribe(
+        { after: before.lastPosition, batchSizeMax: 50, streamPrefix: prefix },
+        async (events) => void seen.push(...events),
+        (error) => errors.push(error),
+      );
+      await store.append(`${prefix}1`, 0, [newEvent('Live')]);
+      await waitUntil(() => seen.length >= 2);
+      await sub.close();
+      expect(seen.map((e) => e.type)).toEqual(['Caught', 'Live']);
+      expect(errors).toEqual([]);
+    });
+  });
+}
+
+async function readAllFrom(store: EventStore, after: number | null): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  let cursor = after;
+  for (;;) {
+    const batch = await store.readAll({ after: cursor, maxCount: 500 });
+    if (batch.length === 0) return out;
+    out.push(...batch);
+    cursor = batch[batch.length - 1].position;
+  }
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

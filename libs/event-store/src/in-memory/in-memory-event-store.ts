@@ -1,0 +1,68 @@
+import { AppendSignal, catchUpSubscription } from '../catch-up-subscription.js';
+import {
+  type AppendResult,
+  type EventBatchHandler,
+  type EventStore,
+  type ExpectedRevision,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type Subscription,
+} from '../event-store.port.js';
+import { checkExpectedRevision } from '../expected-revision.js';
+
+/** For unit tests: the same contract as the durable stores, nothing survives the process. */
+export class InMemoryEventStore implements EventStore {
+  private readonly log: RecordedEvent[] = [];
+  private readonly streams = new Map<string, RecordedEvent[]>();
+  private readonly signal = new AppendSignal();
+
+  constructor(private readonly clock: () => Date = () => new Date()) {}
+
+  async append(streamId: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<AppendResult> {
+    const stream = this.streams.get(streamId) ?? [];
+    checkExpectedRevision(streamId, expected, stream.length === 0 ? 'no_stream' : stream.length - 1);
+    if (events.length === 0) throw new Error('append needs at least one event');
+    const recordedAt = this.clock().toISOString();
+    for (const event of events) {
+      const recorded: RecordedEvent = {
+        streamId,
+        revision: stream.length,
+        position: this.log.length + 1,
+        eventId: event.eventId,
+        type: event.type,
+        schemaVersion: event.schemaVersion,
+        data: structuredClone(event.data),
+        metadata: structuredClone(event.metadata),
+        recordedAt,
+      };
+      stream.push(recorded);
+      this.log.push(recorded);
+    }
+    this.streams.set(streamId, stream);
+    this.signal.notify();
+    return { lastRevision: stream.length - 1, lastPosition: this.log.length };
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions): Promise<RecordedEvent[]> {
+    const stream = this.streams.get(streamId) ?? [];
+    return stream.slice(options.fromRevision, options.fromRevision + options.maxCount);
+  }
+
+  async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    // Positions are 1-based indexes into the log.
+    const start = options.after ?? 0;
+    return this.log.slice(start, start + options.maxCount);
+  }
+
+  subscribe(options: SubscribeOptions, onEvents: EventBatchHandler, onError: (error: unknown) => void): Subscription {
+    const source = { readAll: (o: ReadAllOptions) => this.readAll(o), signal: this.signal, idlePollMs: 1000 };
+    return catchUpSubscription(source, options, onEvents, onError);
+  }
+
+  async close(): Promise<void> {
+    this.signal.notify();
+  }
+}

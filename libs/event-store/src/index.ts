@@ -1,0 +1,3 @@
+export * from './event-store.port.js';
+export * from './in-memory/in-memory-event-store.js';
+export * from './sqlite/sqlite-event-store.js';

@@ -1,0 +1,213 @@
+import Database from 'better-sqlite3';
+import { AppendSignal, catchUpSubscription } from '../catch-up-subscription.js';
+import {
+  APPEND_BATCH_MAX,
+  type AppendResult,
+  type EventBatchHandler,
+  type EventStore,
+  type ExpectedRevision,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type SubscribeOptions,
+  type Subscription,
+} from '../event-store.port.js';
+import { checkExpectedRevision } from '../expected-revision.js';
+
+export interface SqliteEventStoreOptions {
+  readonly filename: string;
+  /** Most appends committed in one transaction (one fsync). */
+  readonly groupCommitMax: number;
+  /** Poll interval for appends made by other processes (the CLI, a second reader). */
+  readonly idlePollMs: number;
+  readonly busyTimeoutMs: number;
+  readonly clock: () => Date;
+}
+
+interface PendingAppend {
+  readonly streamId: string;
+  readonly expected: ExpectedRevision;
+  readonly events: readonly NewEvent[];
+  readonly resolve: (result: AppendResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface EventRow {
+  position: number;
+  stream_id: string;
+  revision: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  data: string;
+  metadata: string;
+  recorded_at: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  position       INTEGER PRIMARY KEY,
+  stream_id      TEXT    NOT NULL,
+  revision       INTEGER NOT NULL,
+  event_id       TEXT    NOT NULL,
+  type           TEXT    NOT NULL,
+  schema_version INTEGER NOT NULL,
+  data           TEXT    NOT NULL,
+  metadata       TEXT    NOT NULL,
+  recorded_at    TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_stream_revision ON events (stream_id, revision);
+`;
+
+/**
+ * The embedded event store: one SQLite file in WAL mode with `synchronous=FULL`, so a
+ * commit is on disk before an append resolves and survives SIGKILL and power loss.
+ *
+ * Appends that arrive in the same event-loop turn share one transaction (group
+ * commit): one fsync for many requests, while each append keeps its own
+ * expected-revision check and fails alone.
+ */
+export class SqliteEventStore implements EventStore {
+  private readonly db: Database.Database;
+  private readonly signal = new AppendSignal();
+  private queue: PendingAppend[] = [];
+  private flushScheduled = false;
+  private readonly statements: ReturnType<SqliteEventStore['prepare']>;
+
+  constructor(private readonly options: SqliteEventStoreOptions) {
+    this.db = new Database(options.filename);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
+    this.db.exec(SCHEMA);
+    this.statements = this.prepare();
+  }
+
+  append(streamId: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<AppendResult> {
+    if (events.length === 0 || events.length > APPEND_BATCH_MAX) {
+      return Promise.reject(new RangeError(`append takes 1..${APPEND_BATCH_MAX} events`));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ streamId, expected, events, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions): Promise<RecordedEvent[]> {
+    const rows = this.statements.readStream.all(streamId, options.fromRevision, options.maxCount) as EventRow[];
+    return rows.map(toRecorded);
+  }
+
+  async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
+    const rows = this.statements.readAll.all(options.after ?? 0, options.maxCount) as EventRow[];
+    return rows.map(toRecorded);
+  }
+
+  subscribe(options: SubscribeOptions, onEvents: EventBatchHandler, onError: (error: unknown) => void): Subscription {
+    const source = { readAll: (o: ReadAllOptions) => this.readAll(o), signal: this.signal, idlePollMs: this.options.idlePollMs };
+    return catchUpSubscription(source, options, onEvents, onError);
+  }
+
+  async close(): Promise<void> {
+    if (this.queue.length > 0) this.flush();
+    this.signal.notify();
+    if (this.db.open) this.db.close();
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.options.groupCommitMax);
+      this.commitBatch(batch);
+    }
+    this.signal.notify();
+  }
+
+  private commitBatch(batch: readonly PendingAppend[]): void {
+    const outcomes: Array<{ ok: true; result: AppendResult } | { ok: false; error: unknown }> = [];
+    try {
+      this.db.transaction(() => {
+        // Revisions written earlier in this batch, so two appends to one stream chain correctly.
+        const lastRevisions = new Map<string, number | 'no_stream'>();
+        for (const pending of batch) outcomes.push(this.tryAppend(pending, lastRevisions));
+      }).immediate();
+    } catch (error) {
+      // The transaction rolled back: nothing in this batch was written.
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    batch.forEach((pending, index) => {
+      const outcome = outcomes[index];
+      if (outcome.ok) pending.resolve(outcome.result);
+      else pending.reject(outcome.error);
+    });
+  }
+
+  private tryAppend(
+    pending: PendingAppend,
+    lastRevisions: Map<string, number | 'no_stream'>,
+  ): { ok: true; result: AppendResult } | { ok: false; error: unknown } {
+    const actual = lastRevisions.get(pending.streamId) ?? this.currentRevision(pending.streamId);
+    try {
+      checkExpectedRevision(pending.streamId, pending.expected, actual);
+    } catch (error) {
+      return { ok: false, error };
+    }
+    const recordedAt = this.options.clock().toISOString();
+    let revision = actual === 'no_stream' ? -1 : actual;
+    let position = 0;
+    for (const event of pending.events) {
+      revision += 1;
+      const info = this.statements.insert.run(
+        pending.streamId,
+        revision,
+        event.eventId,
+        event.type,
+        event.schemaVersion,
+        JSON.stringify(event.data),
+        JSON.stringify(event.metadata),
+        recordedAt,
+      );
+      position = Number(info.lastInsertRowid);
+    }
+    lastRevisions.set(pending.streamId, revision);
+    return { ok: true, result: { lastRevision: revision, lastPosition: position } };
+  }
+
+  private currentRevision(streamId: string): number | 'no_stream' {
+    const row = this.statements.lastRevision.get(streamId) as { revision: number | null };
+    return row.revision === null ? 'no_stream' : row.revision;
+  }
+
+  private prepare() {
+    return {
+      insert: this.db.prepare(
+        `INSERT INTO events (stream_id, revision, event_id, type, schema_version, data, metadata, recorded_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      lastRevision: this.db.prepare('SELECT MAX(revision) AS revision FROM events WHERE stream_id = ?'),
+      readStream: this.db.prepare(
+        'SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?',
+      ),
+      readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
+    };
+  }
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    streamId: row.stream_id,
+    revision: row.revision,
+    position: row.position,
+    eventId: row.event_id,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    data: JSON.parse(row.data),
+    metadata: JSON.parse(row.metadata),
+    recordedAt: row.recorded_at,
+  };
+}
