@@ -1,0 +1,3 @@
+export * from './read-model.port.js';
+export * from './sqlite/sqlite-read-model-store.js';
+export * from './wallet-projection.js';
