@@ -1,0 +1,100 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsEmail, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
+import { LIMITS } from '../http/limits.js';
+import { IsFlatStringMap, ToStrictInt } from '../http/validators.js';
+
+const PHONE = /^\+?[0-9][0-9 ()-]{2,31}$/;
+const METADATA_SCHEMA = { type: 'object', additionalProperties: { type: 'string' } } as const;
+
+export class CreateCustomerDto {
+  @ApiProperty({ maxLength: LIMITS.emailLengthMax, example: 'ada@example.com' })
+  @IsString()
+  @MaxLength(LIMITS.emailLengthMax)
+  @IsEmail()
+  email!: string;
+
+  @ApiProperty({ minLength: 1, maxLength: LIMITS.nameLengthMax, example: 'Ada Lovelace' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(LIMITS.nameLengthMax)
+  name!: string;
+
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: LIMITS.phoneLengthMax, example: '+15550100' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(LIMITS.phoneLengthMax)
+  @Matches(PHONE, { message: 'phone_number must look like a phone number, e.g. +15550100' })
+  phone_number?: string | null;
+
+  @ApiPropertyOptional({ ...METADATA_SCHEMA, maxProperties: LIMITS.metadataKeysMax })
+  @IsOptional()
+  @IsFlatStringMap()
+  metadata?: Record<string, string>;
+}
+
+/** PATCH: absent or null `email`/`name` keep the current value; null `phone_number` clears it; null `metadata` empties it. */
+export class UpdateCustomerDto {
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: LIMITS.emailLengthMax })
+  @ValidateIf((_o, v) => v !== undefined && v !== null)
+  @IsString()
+  @MaxLength(LIMITS.emailLengthMax)
+  @IsEmail()
+  email?: string | null;
+
+  @ApiPropertyOptional({ type: String, nullable: true, minLength: 1, maxLength: LIMITS.nameLengthMax })
+  @ValidateIf((_o, v) => v !== undefined && v !== null)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(LIMITS.nameLengthMax)
+  name?: string | null;
+
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: LIMITS.phoneLengthMax })
+  @IsOptional()
+  @IsString()
+  @MaxLength(LIMITS.phoneLengthMax)
+  @Matches(PHONE, { message: 'phone_number must look like a phone number, e.g. +15550100' })
+  phone_number?: string | null;
+
+  @ApiPropertyOptional({ ...METADATA_SCHEMA, nullable: true, maxProperties: LIMITS.metadataKeysMax })
+  @IsOptional()
+  @IsFlatStringMap()
+  metadata?: Record<string, string> | null;
+}
+
+export class ListCustomersQueryDto {
+  @ApiPropertyOptional({ minimum: 0, maximum: LIMITS.pageNumberMax, default: 0, description: '0-based page number' })
+  @IsOptional()
+  @ToStrictInt()
+  @IsInt()
+  @Min(0)
+  @Max(LIMITS.pageNumberMax)
+  page_number?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: LIMITS.pageSizeMax, default: LIMITS.pageSizeDefault })
+  @IsOptional()
+  @ToStrictInt()
+  @IsInt()
+  @Min(1)
+  @Max(LIMITS.pageSizeMax)
+  page_size?: number;
+
+  @ApiPropertyOptional({ maxLength: LIMITS.emailLengthMax, description: 'Only customers with exactly this email' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(LIMITS.emailLengthMax)
+  email?: string;
+}
+
+export class CustomerResponse {
+  @ApiProperty({ example: 'cus_3f9a0c1d2e4b5a6978c0d1e2' }) customer_id!: string;
+  @ApiProperty() business_id!: string;
+  @ApiProperty() email!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ type: String, nullable: true }) phone_number!: string | null;
+  @ApiProperty(METADATA_SCHEMA) metadata!: Record<string, string>;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+}
+
+export class CustomerListResponse {
+  @ApiProperty({ type: [CustomerResponse] }) items!: CustomerResponse[];
+}

@@ -1,0 +1,96 @@
+import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { DomainError, type DomainErrorCode } from '../../../../libs/domain/src/index.js';
+import { CommandRetriesExhaustedError } from '../../../../libs/ledger/src/index.js';
+import { RequestValidationError, UnauthorizedError, type ErrorBody } from './api-errors.js';
+
+/** The single mapping from domain error codes to HTTP statuses. */
+const DOMAIN_STATUS: Readonly<Record<DomainErrorCode, number>> = {
+  CUSTOMER_NOT_FOUND: 404,
+  // Not 409: the SDK would retry, and a retry cannot fix it.
+  CUSTOMER_ALREADY_EXISTS: 422,
+  'WALLET.INSUFFICIENT_BALANCE': 400,
+  'WALLET.BALANCE_OVERFLOW': 422,
+  'WALLET.UNSUPPORTED_CURRENCY': 400,
+  'WALLET.INVALID_AMOUNT': 400,
+  IDEMPOTENCY_KEY_REUSED: 422,
+};
+
+/** Errors Fastify raises before a route runs (body parsing, limits), by their `code`. */
+const FASTIFY_ERRORS: Readonly<Record<string, { status: number; code: string; message: string }>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'The request body is too large.' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'Send the request body as application/json.',
+  },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'MALFORMED_JSON', message: 'The JSON body is empty.' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'MALFORMED_JSON', message: 'The request body is not valid JSON.' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'BAD_REQUEST', message: 'Content-Length does not match the body.' },
+};
+
+const HTTP_CODES: Readonly<Record<number, string>> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  408: 'REQUEST_TIMEOUT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'UNPROCESSABLE_ENTITY',
+  429: 'RATE_LIMITED',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+@Catch()
+export class ApiErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ApiErrorFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const { status, body } = this.toResponse(exception);
+    if (status >= 500) this.logger.error(body.message, exception instanceof Error ? exception.stack : String(exception));
+    // The official SDK retries 409/5xx on its own; a 4xx here is final, and we say so.
+    if (status < 500) void reply.header('x-should-retry', 'false');
+    void reply.status(status).send(body);
+  }
+
+  private toResponse(exception: unknown): { status: number; body: ErrorBody } {
+    if (exception instanceof DomainError) {
+      return { status: DOMAIN_STATUS[exception.code], body: errorBody(exception.code, exception.message, exception.details) };
+    }
+    if (exception instanceof RequestValidationError) {
+      return { status: 400, body: errorBody('VALIDATION_FAILED', exception.message, exception.details) };
+    }
+    if (exception instanceof UnauthorizedError) {
+      return { status: 401, body: errorBody('UNAUTHORIZED', exception.message) };
+    }
+    if (exception instanceof CommandRetriesExhaustedError) {
+      return { status: 503, body: errorBody('CONTENTION', 'The customer is too busy right now; retry the request.') };
+    }
+    const fastify = fastifyError(exception);
+    if (fastify !== undefined) return { status: fastify.status, body: errorBody(fastify.code, fastify.message) };
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const message = status === 404 ? 'No such route.' : exception.message;
+      return { status, body: errorBody(HTTP_CODES[status] ?? (status >= 500 ? 'INTERNAL_ERROR' : 'BAD_REQUEST'), message) };
+    }
+    return { status: 500, body: errorBody('INTERNAL_ERROR', 'Something went wrong on our side; the request may be retried.') };
+  }
+}
+
+function fastifyError(thrown: unknown): { status: number; code: string; message: string } | undefined {
+  // Nest wraps Fastify's 4xx errors in an HttpException and keeps the original as `cause`.
+  const exception = thrown instanceof HttpException && thrown.cause !== undefined ? thrown.cause : thrown;
+  if (typeof exception !== 'object' || exception === null) return undefined;
+  const { code, statusCode } = exception as { code?: unknown; statusCode?: unknown };
+  if (typeof code === 'string' && code in FASTIFY_ERRORS) return FASTIFY_ERRORS[code];
+  // JSON.parse failures surface as a SyntaxError with a 400 status.
+  if (exception instanceof SyntaxError && statusCode === 400) return FASTIFY_ERRORS.FST_ERR_CTP_INVALID_JSON_BODY;
+  return undefined;
+}
+
+function errorBody(code: string, message: string, details?: Record<string, unknown>): ErrorBody {
+  return details === undefined ? { code, message } : { code, message, details };
+}

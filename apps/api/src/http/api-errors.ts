@@ -1,0 +1,26 @@
+/**
+ * Errors raised in the HTTP layer itself (auth, request shape). Domain errors come
+ * from the domain; both are turned into responses in one place, `ApiErrorFilter`.
+ */
+export class RequestValidationError extends Error {
+  constructor(
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'RequestValidationError';
+  }
+}
+
+export class UnauthorizedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnauthorizedError';
+  }
+}
+
+export interface ErrorBody {
+  readonly code: string;
+  readonly message: string;
+  readonly details?: Record<string, unknown>;
+}

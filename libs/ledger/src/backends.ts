@@ -1,0 +1,46 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EventStore } from '../../event-store/src/event-store.port.js';
+import { SqliteEventStore } from '../../event-store/src/sqlite/sqlite-event-store.js';
+import type { ReadModelStore } from '../../read-models/src/read-model.port.js';
+import { SqliteReadModelStore } from '../../read-models/src/sqlite/sqlite-read-model-store.js';
+import type { LedgerConfig } from './ledger-config.js';
+
+export interface Backends {
+  readonly eventStore: EventStore;
+  readonly readModels: ReadModelStore;
+  /** Human-readable, for the start-up log and `npm test` output. */
+  readonly description: string;
+}
+
+const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+export async function openEventStore(config: LedgerConfig): Promise<EventStore> {
+  if (config.eventStoreUrl !== null) {
+    const { EventStoreDbEventStore } = await import('../../event-store/src/eventstoredb/index.js');
+    return EventStoreDbEventStore.fromConnectionString(config.eventStoreUrl);
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  return new SqliteEventStore({
+    filename: join(config.dataDir, 'events.sqlite'),
+    groupCommitMax: 512,
+    idlePollMs: 200,
+    busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS,
+    clock: () => new Date(),
+  });
+}
+
+export async function openReadModels(config: LedgerConfig): Promise<ReadModelStore> {
+  if (config.mongoUrl !== null) {
+    const { MongoReadModelStore } = await import('../../read-models/src/mongo/mongo-read-model-store.js');
+    return MongoReadModelStore.connect({ url: config.mongoUrl, dbName: config.mongoDbName });
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  return new SqliteReadModelStore({ filename: join(config.dataDir, 'read-models.sqlite'), busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS });
+}
+
+export function describeBackends(config: LedgerConfig): string {
+  const events = config.eventStoreUrl !== null ? 'EventStoreDB' : `SQLite (${join(config.dataDir, 'events.sqlite')})`;
+  const reads = config.mongoUrl !== null ? `MongoDB (db ${config.mongoDbName})` : `SQLite (${join(config.dataDir, 'read-models.sqlite')})`;
+  return `event store: ${events}; read models: ${reads}; projector: ${config.projectorMode}`;
+}

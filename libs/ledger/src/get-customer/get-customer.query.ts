@@ -1,0 +1,6 @@
+export class GetCustomerQuery {
+  constructor(
+    readonly businessId: string,
+    readonly customerId: string,
+  ) {}
+}

@@ -1,0 +1,180 @@
+import { ISO_4217_MINOR_UNITS, type CurrencySpec } from '../../domain/src/index.js';
+
+export type ProjectorMode = 'inprocess' | 'external';
+
+export interface ApiKeyGrant {
+  readonly key: string;
+  readonly businessId: string;
+}
+
+export interface LedgerConfig {
+  readonly nodeEnv: string;
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  readonly apiKeys: readonly ApiKeyGrant[];
+  /** True when no API_KEYS were given and a development key was made up. */
+  readonly usingDevelopmentKey: boolean;
+  readonly adminApiKeys: readonly string[];
+  readonly currencies: readonly CurrencySpec[];
+  readonly idempotencyRetentionMs: number;
+  readonly eventStoreUrl: string | null;
+  readonly mongoUrl: string | null;
+  readonly mongoDbName: string;
+  readonly projectorMode: ProjectorMode;
+  readonly bodyLimitBytes: number;
+  readonly readYourWritesTimeoutMs: number;
+  readonly commandRetriesMax: number;
+  readonly streamCacheMax: number;
+  readonly requestTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const HOUR_MS = 3_600_000;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+export const DEVELOPMENT_API_KEY = 'sk_dev_local_only';
+export const DEVELOPMENT_BUSINESS_ID = 'biz_dev';
+
+/** Reads and validates the whole configuration at once, reporting every problem together. */
+export function loadLedgerConfig(env: NodeJS.ProcessEnv): LedgerConfig {
+  const problems: string[] = [];
+  const read = new EnvReader(env, problems);
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const apiKeys = read.apiKeys('API_KEYS');
+  const usingDevelopmentKey = apiKeys.length === 0 && nodeEnv !== 'production';
+  if (apiKeys.length === 0 && nodeEnv === 'production') {
+    problems.push('API_KEYS is required when NODE_ENV=production (format: key:business_id,key2:business_id2)');
+  }
+  const config: LedgerConfig = {
+    nodeEnv,
+    host: env.HOST ?? '0.0.0.0',
+    port: read.int('PORT', 3000, 1, 65535),
+    dataDir: env.DATA_DIR ?? './data',
+    logLevel: read.oneOf('LOG_LEVEL', 'info', LOG_LEVELS),
+    apiKeys: usingDevelopmentKey ? [{ key: DEVELOPMENT_API_KEY, businessId: DEVELOPMENT_BUSINESS_ID }] : apiKeys,
+    usingDevelopmentKey,
+    adminApiKeys: read.list('ADMIN_API_KEYS'),
+    currencies: read.currencies('CURRENCIES', 'USD_RATES'),
+    idempotencyRetentionMs: read.int('IDEMPOTENCY_RETENTION_HOURS', 24, 24, 24 * 365) * HOUR_MS,
+    eventStoreUrl: read.url('EVENTSTORE_URL', ['esdb:', 'esdb+discover:']),
+    mongoUrl: read.url('MONGODB_URL', ['mongodb:', 'mongodb+srv:']),
+    mongoDbName: env.MONGODB_DB ?? 'wallet_ledger',
+    projectorMode: read.oneOf('PROJECTOR_MODE', 'inprocess', ['inprocess', 'external'] as const),
+    bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 16 * 1024, 1024, 1024 * 1024),
+    readYourWritesTimeoutMs: read.int('READ_YOUR_WRITES_TIMEOUT_MS', 5000, 0, 60_000),
+    commandRetriesMax: read.int('COMMAND_RETRIES_MAX', 10, 0, 100),
+    streamCacheMax: read.int('STREAM_CACHE_MAX', 50_000, 100, 10_000_000),
+    requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', 15_000, 1000, 300_000),
+  };
+  checkKeysDistinct(config, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function checkKeysDistinct(config: LedgerConfig, problems: string[]): void {
+  const business = new Set(config.apiKeys.map((k) => k.key));
+  if (business.size !== config.apiKeys.length) problems.push('API_KEYS lists the same key twice');
+  if (config.adminApiKeys.some((k) => business.has(k))) problems.push('ADMIN_API_KEYS must differ from API_KEYS');
+}
+
+class EnvReader {
+  constructor(
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly problems: string[],
+  ) {}
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      this.problems.push(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')} (got "${raw}")`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  list(name: string): string[] {
+    return (this.env[name] ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  }
+
+  apiKeys(name: string): ApiKeyGrant[] {
+    return this.list(name).flatMap((pair, index) => {
+      const separator = pair.lastIndexOf(':');
+      const key = pair.slice(0, separator);
+      const businessId = pair.slice(separator + 1);
+      if (separator <= 0 || !/^[A-Za-z0-9_-]{1,64}$/.test(businessId) || key.length < 8) {
+        this.problems.push(`${name} entries must look like key:business_id with a key of 8+ characters (entry #${index + 1} is malformed; keys are not echoed)`);
+        return [];
+      }
+      return [{ key, businessId }];
+    });
+  }
+
+  url(name: string, protocols: readonly string[]): string | null {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return null;
+    try {
+      if (protocols.includes(new URL(raw).protocol)) return raw;
+    } catch {
+      // fall through to the message below
+    }
+    this.problems.push(`${name} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    return null;
+  }
+
+  currencies(name: string, ratesName: string): CurrencySpec[] {
+    const codes = this.list(name).map((c) => c.toUpperCase());
+    const chosen = codes.length > 0 ? codes : ['USD', 'INR'];
+    const rates = this.rates(ratesName);
+    const specs: CurrencySpec[] = [];
+    for (const code of new Set(chosen)) {
+      const digits = ISO_4217_MINOR_UNITS[code];
+      if (digits === undefined) {
+        this.problems.push(`${name}: ${code} is not a currency this ledger knows the ISO-4217 minor unit of`);
+        continue;
+      }
+      const rate = code === 'USD' ? 1 : rates.get(code) ?? DEFAULT_USD_RATES[code];
+      if (rate === undefined) {
+        this.problems.push(`${ratesName} needs a USD rate for ${code} (e.g. ${code}:1.08)`);
+        continue;
+      }
+      specs.push({ code, minorUnitDigits: digits, usdPerMajorUnit: rate });
+    }
+    return specs;
+  }
+
+  private rates(name: string): Map<string, number> {
+    const rates = new Map<string, number>();
+    for (const pair of this.list(name)) {
+      const [code, raw] = pair.split(':');
+      const rate = Number(raw);
+      if (code === undefined || !Number.isFinite(rate) || rate <= 0) {
+        this.problems.push(`${name} entries must look like CODE:rate with a positive rate (got "${pair}")`);
+        continue;
+      }
+      rates.set(code.toUpperCase(), rate);
+    }
+    return rates;
+  }
+}
+
+/** Conservative defaults so the stock currency set works out of the box; override with USD_RATES. */
+const DEFAULT_USD_RATES: Readonly<Record<string, number>> = { INR: 0.012 };

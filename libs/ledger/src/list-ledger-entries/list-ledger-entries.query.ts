@@ -1,0 +1,9 @@
+export class ListLedgerEntriesQuery {
+  constructor(
+    readonly businessId: string,
+    readonly customerId: string,
+    readonly pageNumber: number,
+    readonly pageSize: number,
+    readonly currency: string | undefined,
+  ) {}
+}

@@ -1,0 +1,8 @@
+/** Injection tokens for the ports; adapters are chosen from configuration in `ledger.module.ts`. */
+export const LEDGER_CONFIG = Symbol('LEDGER_CONFIG');
+export const EVENT_STORE = Symbol('EVENT_STORE');
+export const READ_MODELS = Symbol('READ_MODELS');
+export const READ_YOUR_WRITES = Symbol('READ_YOUR_WRITES');
+export const WALLET_EXECUTOR = Symbol('WALLET_EXECUTOR');
+export const WALLET_PROJECTOR = Symbol('WALLET_PROJECTOR');
+export const DECIDER_CONFIG = Symbol('DECIDER_CONFIG');

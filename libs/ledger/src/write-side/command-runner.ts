@@ -1,0 +1,34 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { WalletCommand, WalletState } from '../../../domain/src/index.js';
+import type { Actor } from '../actor.js';
+import type { ReadYourWrites } from '../read-side/read-your-writes.js';
+import type { LedgerConfig } from '../ledger-config.js';
+import { LEDGER_CONFIG, READ_YOUR_WRITES, WALLET_EXECUTOR } from '../tokens.js';
+import type { WalletCommandExecutor } from './wallet-command-executor.js';
+
+/**
+ * What every command handler does around the decider: execute on the customer's
+ * stream, then hold the answer until the read models show the write, so a client
+ * that reads right after a success sees it.
+ */
+@Injectable()
+export class CommandRunner {
+  constructor(
+    @Inject(WALLET_EXECUTOR) private readonly executor: WalletCommandExecutor,
+    @Inject(READ_YOUR_WRITES) private readonly readYourWrites: ReadYourWrites,
+    @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
+  ) {}
+
+  async run<R>(
+    actor: Actor,
+    customerId: string,
+    makeCommand: (now: string) => WalletCommand,
+    resultOf: (state: WalletState, command: WalletCommand) => R,
+  ): Promise<R> {
+    const context = { correlationId: actor.requestId, actor: actor.keyFingerprint };
+    const { result, position } = await this.executor.execute(customerId, makeCommand, resultOf, context);
+    // A replay wrote nothing, but the original may still be on its way to the read models.
+    await this.readYourWrites.waitFor(position ?? 0, this.config.readYourWritesTimeoutMs);
+    return result;
+  }
+}

@@ -1,0 +1,8 @@
+import type { WalletState } from '../../../domain/src/index.js';
+import type { CustomerView } from '../../../read-models/src/read-model.port.js';
+
+/** The customer as a command leaves it, in the same shape the read models serve. */
+export function customerOf(state: WalletState): CustomerView {
+  if (state.customer === null) throw new Error('customer missing after a successful command');
+  return { ...state.customer };
+}

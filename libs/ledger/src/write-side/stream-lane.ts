@@ -1,0 +1,55 @@
+import type { WalletState } from '../../../domain/src/index.js';
+import type { AppendResult, NewEvent } from '../../../event-store/src/event-store.port.js';
+
+/** Events of several commands that go to the store in one append. */
+export interface AppendBatch {
+  readonly events: NewEvent[];
+  readonly done: Promise<AppendResult>;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
+export function newBatch(): AppendBatch {
+  let resolve!: (result: AppendResult) => void;
+  let reject!: (error: unknown) => void;
+  const done = new Promise<AppendResult>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A batch nobody awaits (all its commands gave up) must not crash the process.
+  done.catch(() => undefined);
+  return { events: [], done, resolve, reject };
+}
+
+/**
+ * One customer's stream as this process sees it. Decisions run synchronously
+ * against `state`, the committed state plus everything decided but not yet stored;
+ * at most one append is in flight, and what is decided meanwhile waits in `pending`
+ * and goes out as the next single append. So a hot customer gets many entries per
+ * commit, and an append is never sent before the one it builds on has succeeded.
+ */
+export class StreamLane {
+  /** `null` until loaded, and again after any failed append (the decided state is then unreliable). */
+  state: WalletState | null = null;
+  /** Events the store holds for this stream, as far as this process knows. */
+  committedVersion = 0;
+  inFlight: AppendBatch | null = null;
+  pending: AppendBatch | null = null;
+  loading: Promise<void> | null = null;
+
+  constructor(readonly streamId: string) {}
+
+  get idle(): boolean {
+    return this.inFlight === null && this.pending === null && this.loading === null;
+  }
+
+  /** Settles when everything decided so far is stored: true, or false if any of it failed. */
+  settled(): Promise<boolean> {
+    const last = this.pending ?? this.inFlight;
+    if (last === null) return Promise.resolve(true);
+    return last.done.then(
+      () => true,
+      () => false,
+    );
+  }
+}

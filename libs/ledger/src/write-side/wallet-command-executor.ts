@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DomainError,
+  decide,
+  encodeWalletEvent,
+  evolveAll,
+  initialWalletState,
+  decodeWalletEvent,
+  walletStreamId,
+  type DeciderConfig,
+  type WalletCommand,
+  type WalletState,
+} from '../../../domain/src/index.js';
+import {
+  WrongExpectedRevisionError,
+  type AppendResult,
+  type EventMetadata,
+  type EventStore,
+} from '../../../event-store/src/event-store.port.js';
+import { newBatch, StreamLane, type AppendBatch } from './stream-lane.js';
+
+export interface ExecutorOptions {
+  /** Retries of a command after a concurrency conflict. */
+  readonly retriesMax: number;
+  /** Retries of one identical append after an error of unknown outcome (safe: same ids, same expected revision). */
+  readonly appendRetriesMax: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  /** Streams whose state stays cached; the least recently used idle ones are dropped past this. */
+  readonly streamCacheMax: number;
+  readonly readPageSize: number;
+  readonly clock: () => Date;
+}
+
+export interface CommandContext {
+  readonly correlationId: string;
+  readonly actor: string;
+}
+
+export interface Executed<R> {
+  readonly result: R;
+  /** Global position the read models must reach to show this command; null when it wrote nothing new. */
+  readonly position: number | null;
+}
+
+type Outcome<R> =
+  | { readonly kind: 'appended'; readonly result: R; readonly batch: AppendBatch }
+  | { readonly kind: 'unchanged'; readonly result: R; readonly settled: Promise<boolean> }
+  | { readonly kind: 'refused'; readonly error: DomainError; readonly settled: Promise<boolean> };
+
+/** Thrown when a command could not be applied within its retry budget (contention or store trouble). */
+export class CommandRetriesExhaustedError extends Error {
+  constructor(streamId: string, attempts: number, cause: unknown) {
+    super(`Command on ${streamId} failed after ${attempts} attempts`, { cause });
+    this.name = 'CommandRetriesExhaustedError';
+  }
+}
+
+/**
+ * Runs wallet commands: load (once, then cached) → decide → append with the expected
+ * revision. Every outcome, including a refusal or an idempotent replay, is final only
+ * once everything it was decided on is stored; otherwise the command runs again on
+ * state reloaded from the store.
+ */
+export class WalletCommandExecutor {
+  private readonly lanes = new Map<string, StreamLane>();
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly decider: DeciderConfig,
+    private readonly options: ExecutorOptions,
+  ) {}
+
+  async execute<R>(
+    customerId: string,
+    makeCommand: (now: string) => WalletCommand,
+    resultOf: (state: WalletState, command: WalletCommand) => R,
+    context: CommandContext,
+  ): Promise<Executed<R>> {
+    const streamId = walletStreamId(customerId);
+    const commandId = randomUUID();
+    let lastError: unknown;
+    for (let attempt = 0; attempt <= this.options.retriesMax; attempt += 1) {
+      if (attempt > 0) await sleep(backoffMs(attempt, this.options));
+      const lane = await this.readyLane(streamId);
+      const outcome = this.decideOn(lane, makeCommand, resultOf, { ...context, commandId });
+      const settledOk = await this.settle(outcome);
+      if (settledOk.ok) return settledOk.value;
+      lastError = settledOk.error;
+    }
+    throw new CommandRetriesExhaustedError(streamId, this.options.retriesMax + 1, lastError);
+  }
+
+  /** Drops cached state, e.g. before a test inspects a fresh load. */
+  forget(customerId: string): void {
+    const lane = this.lanes.get(walletStreamId(customerId));
+    if (lane?.idle) this.lanes.delete(lane.streamId);
+  }
+
+  private async settle<R>(outcome: Outcome<R>): Promise<{ ok: true; value: Executed<R> } | { ok: false; error: unknown }> {
+    switch (outcome.kind) {
+      case 'appended':
+        try {
+          const appended = await outcome.batch.done;
+          return { ok: true, value: { result: outcome.result, position: appended.lastPosition } };
+        } catch (error) {
+          if (error instanceof WrongExpectedRevisionError) return { ok: false, error };
+          throw error;
+        }
+      case 'unchanged':
+        return (await outcome.settled)
+          ? { ok: true, value: { result: outcome.result, position: null } }
+          : { ok: false, error: new Error('decided on state that failed to store') };
+      case 'refused':
+        if (await outcome.settled) throw outcome.error;
+        return { ok: false, error: outcome.error };
+    }
+  }
+
+  /** Synchronous: nothing else can touch the lane's state while a command is decided. */
+  private decideOn<R>(
+    lane: StreamLane,
+    makeCommand: (now: string) => WalletCommand,
+    resultOf: (state: WalletState, command: WalletCommand) => R,
+    context: CommandContext & { commandId: string },
+  ): Outcome<R> {
+    const state = lane.state ?? initialWalletState();
+    const command = makeCommand(this.options.clock().toISOString());
+    let events;
+    try {
+      events = decide(command, state, this.decider);
+    } catch (error) {
+      if (error instanceof DomainError) return { kind: 'refused', error, settled: lane.settled() };
+      throw error;
+    }
+    if (events.length === 0) return { kind: 'unchanged', result: resultOf(state, command), settled: lane.settled() };
+    const next = evolveAll(state, events, this.decider);
+    lane.state = next;
+    const batch = lane.pending ?? (lane.pending = newBatch());
+    const metadata: EventMetadata = { correlationId: context.correlationId, causationId: context.commandId, actor: context.actor };
+    events.forEach((event, index) => {
+      // Deterministic per command: a store that deduplicates by id (EventStoreDB) drops a resent copy.
+      batch.events.push({ eventId: `${context.commandId}:${index}`, ...encodeWalletEvent(event), metadata });
+    });
+    this.flush(lane);
+    return { kind: 'appended', result: resultOf(next, command), batch };
+  }
+
+  private flush(lane: StreamLane): void {
+    if (lane.inFlight !== null || lane.pending === null) return;
+    const batch = lane.pending;
+    lane.pending = null;
+    lane.inFlight = batch;
+    const expected = lane.committedVersion === 0 ? 'no_stream' : lane.committedVersion - 1;
+    this.appendWithRetry(lane.streamId, expected, batch).then(
+      (result) => {
+        lane.committedVersion += batch.events.length;
+        lane.inFlight = null;
+        batch.resolve(result);
+        this.flush(lane);
+      },
+      (error: unknown) => this.failLane(lane, batch, error),
+    );
+  }
+
+  /** A failed append invalidates everything decided after it; those commands retry on reloaded state. */
+  private failLane(lane: StreamLane, batch: AppendBatch, error: unknown): void {
+    const pending = lane.pending;
+    lane.inFlight = null;
+    lane.pending = null;
+    lane.state = null;
+    lane.committedVersion = 0;
+    batch.reject(error);
+    pending?.reject(error);
+  }
+
+  private async appendWithRetry(streamId: string, expected: 'no_stream' | number, batch: AppendBatch): Promise<AppendResult> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await this.store.append(streamId, expected, batch.events);
+      } catch (error) {
+        if (error instanceof WrongExpectedRevisionError || attempt >= this.options.appendRetriesMax) throw error;
+        await sleep(backoffMs(attempt + 1, this.options));
+      }
+    }
+  }
+
+  private async readyLane(streamId: string): Promise<StreamLane> {
+    let lane = this.lanes.get(streamId);
+    if (lane === undefined) {
+      lane = new StreamLane(streamId);
+      this.lanes.set(streamId, lane);
+      this.evictIdleLanes();
+    } else {
+      // Refresh recency: Map iteration order is our LRU order.
+      this.lanes.delete(streamId);
+      this.lanes.set(streamId, lane);
+    }
+    while (lane.state === null && lane.inFlight === null) {
+      lane.loading ??= this.load(lane).finally(() => (lane.loading = null));
+      await lane.loading;
+    }
+    return lane;
+  }
+
+  private async load(lane: StreamLane): Promise<void> {
+    let state = initialWalletState();
+    for (;;) {
+      const page = await this.store.readStream(lane.streamId, { fromRevision: state.version, maxCount: this.options.readPageSize });
+      state = evolveAll(state, page.map(decodeWalletEvent), this.decider);
+      if (page.length < this.options.readPageSize) break;
+    }
+    lane.state = state;
+    lane.committedVersion = state.version;
+  }
+
+  private evictIdleLanes(): void {
+    if (this.lanes.size <= this.options.streamCacheMax) return;
+    for (const [streamId, lane] of this.lanes) {
+      if (this.lanes.size <= this.options.streamCacheMax) break;
+      if (lane.idle) this.lanes.delete(streamId);
+    }
+  }
+}
+
+function backoffMs(attempt: number, options: ExecutorOptions): number {
+  const ceiling = Math.min(options.backoffMaxMs, options.backoffBaseMs * 2 ** (attempt - 1));
+  // Full jitter, so retries of contending commands spread out instead of colliding again.
+  return Math.random() * ceiling;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
