@@ -23,7 +23,10 @@ export async function createApp(config: LedgerConfig): Promise<NestFastifyApplic
     bufferLogs: false,
   });
   app.enableShutdownHooks();
-  app.getHttpAdapter().getInstance().addHook('onSend', async (request, reply) => {
+  const fastify = app.getHttpAdapter().getInstance();
+  // JSON only: without this, Fastify would hand text/plain bodies to the validators as strings.
+  fastify.removeContentTypeParser('text/plain');
+  fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
   mountOpenApi(app);
