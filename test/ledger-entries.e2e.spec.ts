@@ -34,7 +34,7 @@ describe(`ledger entries over HTTP with the official SDK (read models: ${READ_MO
       .catch((e: APIError) => e);
     expect(error).toBeInstanceOf(APIError);
     expect(error).toMatchObject({ status: 400, error: { code: 'WALLET.INSUFFICIENT_BALANCE' } });
-    expect((error as APIError).headers.get('x-should-retry')).toBe('false');
+    expect((error as APIError).headers?.get('x-should-retry')).toBe('false');
     expect((await sdk.customers.wallets.list(id)).items.find((w) => w.currency === 'USD')?.balance).toBe(100);
     expect((await sdk.customers.wallets.ledgerEntries.list(id)).items).toHaveLength(1);
   });

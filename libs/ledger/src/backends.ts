@@ -2,7 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EventStore } from '../../event-store/src/event-store.port.js';
 import { SqliteEventStore } from '../../event-store/src/sqlite/sqlite-event-store.js';
-import type { ReadModelStore } from '../../read-models/src/read-model.port.js';
+import type { ProjectionLease } from '../../read-models/src/projection-lease.port.js';
+import { WALLET_PROJECTION, type ReadModelStore } from '../../read-models/src/read-model.port.js';
+import { SqliteProjectionLease } from '../../read-models/src/sqlite/sqlite-projection-lease.js';
 import { SqliteReadModelStore } from '../../read-models/src/sqlite/sqlite-read-model-store.js';
 import type { LedgerConfig } from './ledger-config.js';
 
@@ -32,11 +34,27 @@ export async function openEventStore(config: LedgerConfig): Promise<EventStore> 
 
 export async function openReadModels(config: LedgerConfig): Promise<ReadModelStore> {
   if (config.mongoUrl !== null) {
-    const { MongoReadModelStore } = await import('../../read-models/src/mongo/mongo-read-model-store.js');
+    const { MongoReadModelStore } = await import('../../read-models/src/mongo/index.js');
     return MongoReadModelStore.connect({ url: config.mongoUrl, dbName: config.mongoDbName });
   }
   mkdirSync(config.dataDir, { recursive: true });
   return new SqliteReadModelStore({ filename: join(config.dataDir, 'read-models.sqlite'), busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS });
+}
+
+/** The lease lives beside the read models it protects. */
+export async function openProjectionLease(config: LedgerConfig, readModels: ReadModelStore): Promise<ProjectionLease> {
+  const projectionName = `${WALLET_PROJECTION.name}_v${WALLET_PROJECTION.version}`;
+  if (config.mongoUrl !== null) {
+    const { MongoProjectionLease, MongoReadModelStore } = await import('../../read-models/src/mongo/index.js');
+    if (!(readModels instanceof MongoReadModelStore)) throw new Error('Mongo lease needs the Mongo read models');
+    return new MongoProjectionLease({ db: readModels.db, projectionName, clock: () => Date.now() });
+  }
+  return new SqliteProjectionLease({
+    filename: join(config.dataDir, 'read-models.sqlite'),
+    projectionName,
+    busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS,
+    clock: () => Date.now(),
+  });
 }
 
 export function describeBackends(config: LedgerConfig): string {

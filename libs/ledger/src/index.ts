@@ -11,3 +11,5 @@ export * from './list-wallets/list-wallets.query.js';
 export * from './tokens.js';
 export * from './update-customer/update-customer.command.js';
 export * from './write-side/wallet-command-executor.js';
+export * from './read-side/projector-runner.js';
+export * from './read-side/wallet-projector.js';

@@ -3,7 +3,10 @@ import { CqrsModule } from '@nestjs/cqrs';
 import type { DeciderConfig } from '../../domain/src/index.js';
 import type { EventStore } from '../../event-store/src/event-store.port.js';
 import type { ReadModelStore } from '../../read-models/src/read-model.port.js';
-import { openEventStore, openReadModels } from './backends.js';
+import { hostname } from 'node:os';
+import type { ProjectionLease } from '../../read-models/src/projection-lease.port.js';
+import { openEventStore, openProjectionLease, openReadModels } from './backends.js';
+import { ProjectorRunner } from './read-side/projector-runner.js';
 import { CreateCustomerHandler } from './create-customer/create-customer.handler.js';
 import { CreateLedgerEntryHandler } from './create-ledger-entry/create-ledger-entry.handler.js';
 import { GetCustomerHandler } from './get-customer/get-customer.handler.js';
@@ -21,6 +24,8 @@ import {
   READ_YOUR_WRITES,
   WALLET_EXECUTOR,
   WALLET_PROJECTOR,
+  PROJECTION_LEASE,
+  PROJECTOR_RUNNER,
 } from './tokens.js';
 import { UpdateCustomerHandler } from './update-customer/update-customer.handler.js';
 import { CommandRunner } from './write-side/command-runner.js';
@@ -45,18 +50,21 @@ class LedgerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
 
   constructor(
     @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
-    @Inject(WALLET_PROJECTOR) private readonly projector: WalletProjector,
+    @Inject(PROJECTOR_RUNNER) private readonly runner: ProjectorRunner,
+    @Inject(PROJECTION_LEASE) private readonly lease: ProjectionLease & { close?: () => Promise<void> },
     @Inject(EVENT_STORE) private readonly eventStore: EventStore,
     @Inject(READ_MODELS) private readonly readModels: ReadModelStore,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.config.projectorMode === 'inprocess') await this.projector.start();
-    this.logger.log(`projector ${this.config.projectorMode}, checkpoint ${String(this.projector.position)}`);
+    if (this.config.projectorMode === 'inprocess') await this.runner.start();
+    this.logger.log(`projector ${this.config.projectorMode}${this.runner.isActive ? ' (holding the lease)' : ''}`);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.projector.stop();
+    // Stop projecting first: the last batch reaches its checkpoint before the stores close.
+    await this.runner.stop();
+    await this.lease.close?.();
     await this.eventStore.close();
     await this.readModels.close();
   }
@@ -106,12 +114,30 @@ export class LedgerModule {
             }),
         },
         {
+          provide: PROJECTION_LEASE,
+          inject: [READ_MODELS],
+          useFactory: (readModels: ReadModelStore) => openProjectionLease(config, readModels),
+        },
+        {
+          provide: PROJECTOR_RUNNER,
+          inject: [WALLET_PROJECTOR, PROJECTION_LEASE],
+          useFactory: (projector: WalletProjector, lease: ProjectionLease) =>
+            new ProjectorRunner(projector, lease, {
+              owner: `api-${hostname()}-${process.pid}`,
+              leaseTtlMs: 10_000,
+              leaseRenewMs: 3_000,
+              log: (level, message, error) => (level === 'info' ? logger.log(message) : logger.warn(`${message} ${String(error ?? '')}`)),
+            }),
+        },
+        {
           provide: READ_YOUR_WRITES,
-          inject: [WALLET_PROJECTOR, READ_MODELS],
-          useFactory: (projector: WalletProjector, readModels: ReadModelStore) =>
-            config.projectorMode === 'inprocess'
-              ? inProcessReadYourWrites(projector)
-              : pollingReadYourWrites(readModels, CHECKPOINT_POLL_MS),
+          inject: [WALLET_PROJECTOR, PROJECTOR_RUNNER, READ_MODELS],
+          useFactory: (projector: WalletProjector, runner: ProjectorRunner, readModels: ReadModelStore) => {
+            const inProcess = inProcessReadYourWrites(projector);
+            const polling = pollingReadYourWrites(readModels, CHECKPOINT_POLL_MS);
+            // Wake on the local projector while it runs; poll the checkpoint when another process projects.
+            return { waitFor: (position: number, timeoutMs: number) => (runner.isActive ? inProcess : polling).waitFor(position, timeoutMs) };
+          },
         },
         CommandRunner,
         LedgerLifecycle,
