@@ -45,23 +45,31 @@ import {
  *    `CommitEventRecord(event, prepare.LogPosition)`: its commit position IS its own log
  *    position, so commit == prepare and it is unique per event, even for events written in
  *    one append. Live subscriptions get the same value (IndexCommitter publishes
- *    `EventCommitted(prepares[i].LogPosition, ...)`).
+ *    `EventCommitted(prepares[i].LogPosition, ...)`), and so do stream reads from 22.6 on
+ *    (ResolvedEvent.CalculatePosition: a self-committed event is at (LogPosition, LogPosition)).
  *  - The append result's commit position is the log position of the last (`TransactionEnd`)
  *    prepare (StorageChaser -> `CommitAck(record.LogPosition, ...)`), i.e. exactly the
  *    position `$all` reports for the last event appended. Maintainer confirmation:
  *    EventStore-Client-Go#88 ("AppendToStream returns the last event's commit position").
  *  - Only explicit transactions (legacy TCP API, never gRPC) have several events sharing
  *    one commit position, with differing prepare positions. Prepare position is NOT the
- *    safer choice either: servers before 20.6.1 reported the transaction position (first
- *    event of the append) as every event's prepare position over gRPC (KurrentDB#2522).
+ *    safer choice either: early 20.x servers reported the transaction position (first event
+ *    of the append) as every event's prepare position over gRPC (fixed by KurrentDB#2522).
  * So: position = Number(commit); an event with commit != prepare is rejected loudly rather
  * than silently collapsing positions; resuming `after` = p uses {commit: p, prepare: p},
- * which is exactly the event's own TFPos. `readAll` from a position is inclusive on the
- * server, subscriptions are exclusive; we drop `position <= after` either way.
+ * which is exactly the event's own TFPos. A `$all` read from a position includes the event
+ * there (AllReader compares `>= pos`); we drop `position <= after` on reads and subscriptions.
  *
  * Event ids: ESDB needs UUIDs. A non-UUID id is mapped to a name-based (v5-style, SHA-1)
  * UUID so a retried command sends the same ids and ESDB deduplicates it. The original id
  * travels in metadata (`originalEventId`) so `eventId` reads back as the caller wrote it.
+ *
+ * Subscriptions: `subscribeToAll` with a stream-prefix filter, consumed through the client's
+ * async iterator, so nothing is read while a batch is being handled (backpressure reaches the
+ * gRPC stream). Filter checkpoints never appear as items (client 6.x hands them only to a
+ * `checkpointReached` callback, which we do not pass); items without an event are skipped.
+ * A drop resubscribes from the last position handed to the handler, with capped, jittered
+ * exponential backoff; after `maxResubscribeAttempts` consecutive drops `onError` is called.
  *
  * Schema version: ESDB has no such field; it is stored as metadata `schemaVersion` and
  * removed from `metadata` again on read (default 1). Callers should not use the metadata
@@ -258,7 +266,7 @@ export class EventStoreDbEventStore implements EventStore {
     const out: RecordedEvent[] = [];
     let from = BigInt(options.fromRevision);
     while (out.length < options.maxCount) {
-      const pageSize = Math.max(options.maxCount - out.length, 1);
+      const pageSize = Math.min(Math.max(options.maxCount - out.length, 1), this.settings.readPageSize);
       let raw = 0;
       let lastRevision: bigint | null = null;
       try {
@@ -359,14 +367,13 @@ export class EventStoreDbEventStore implements EventStore {
         } finally {
           current = null;
           await subscription.unsubscribe().catch(() => undefined);
-          await iterator.return?.().catch(() => undefined);
+          // Settles a read still pending on this subscription; never awaited, so close cannot hang on it.
+          subscription.destroy();
         }
         // The subscription dropped: resubscribe from the last delivered position, with backoff.
         failures += 1;
         if (failures > this.settings.maxResubscribeAttempts) throw dropped;
-        const delay = this.backoffMs(failures);
-        const slept = await Promise.race([sleep(delay), closedSignal]);
-        if (slept === CLOSED) return;
+        if ((await sleepUnlessClosed(this.backoffMs(failures), closedSignal)) === CLOSED) return;
       }
     };
 
@@ -435,8 +442,13 @@ function comparePositions(a: Position, b: Position): number {
   return 0;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+async function sleepUnlessClosed(ms: number, closedSignal: Promise<typeof CLOSED>): Promise<void | typeof CLOSED> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), closedSignal]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
