@@ -133,6 +133,12 @@ describe('loadLedgerConfig', () => {
   });
 
   describe('API_KEYS', () => {
+    it('rejects a key with spaces, which no Bearer header could carry, without echoing it', () => {
+      const error = rejected({ API_KEYS: 'sk live key1:biz_a' });
+      expect(error.message).toContain('API_KEYS');
+      expect(error.message).not.toContain('sk live key1');
+    });
+
     it('parses several key:business_id pairs, trimming whitespace', () => {
       const config = loadLedgerConfig({ API_KEYS: `  ${KEY_A}:biz_a ,\t${KEY_B}:biz-B_2  , ` });
       expect(config.apiKeys).toEqual([
@@ -294,6 +300,11 @@ describe('loadLedgerConfig', () => {
   });
 
   describe('CURRENCIES and USD_RATES', () => {
+    it.each([['EUR:1.08:junk'], [':1.5'], ['EURO:1.1'], ['EUR']])('rejects the malformed rate entry %s', (entry) => {
+      const problems = problemsOf(rejected({ CURRENCIES: 'USD,EUR', USD_RATES: entry }));
+      expect(problems.some((p) => p.includes('USD_RATES'))).toBe(true);
+    });
+
     it('keeps the listed order, upper-cases codes and drops duplicates', () => {
       const config = loadLedgerConfig({ CURRENCIES: ' inr , usd, USD, Inr ' });
       expect(config.currencies).toEqual([

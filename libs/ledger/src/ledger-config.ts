@@ -120,7 +120,8 @@ class EnvReader {
       const separator = pair.lastIndexOf(':');
       const key = pair.slice(0, separator);
       const businessId = pair.slice(separator + 1);
-      if (separator <= 0 || !/^[A-Za-z0-9_-]{1,64}$/.test(businessId) || key.length < 8) {
+      // Keys travel in a Bearer header, so they are printable ASCII without spaces.
+      if (separator <= 0 || !/^[A-Za-z0-9_-]{1,64}$/.test(businessId) || !/^[\x21-\x7e]{8,256}$/.test(key)) {
         this.problems.push(`${name} entries must look like key:business_id with a key of 8+ characters (entry #${index + 1} is malformed; keys are not echoed)`);
         return [];
       }
@@ -164,9 +165,9 @@ class EnvReader {
   private rates(name: string): Map<string, number> {
     const rates = new Map<string, number>();
     for (const pair of this.list(name)) {
-      const [code, raw] = pair.split(':');
+      const [code, raw, ...rest] = pair.split(':');
       const rate = Number(raw);
-      if (code === undefined || !Number.isFinite(rate) || rate <= 0) {
+      if (!/^[A-Za-z]{3}$/.test(code) || rest.length > 0 || raw === undefined || !Number.isFinite(rate) || rate <= 0) {
         this.problems.push(`${name} entries must look like CODE:rate with a positive rate (got "${pair}")`);
         continue;
       }

@@ -20,9 +20,11 @@ export interface IdempotencyRecord {
  *
  * Copying a map of every key on every event would make loading a stream with
  * 100,000 keyed entries quadratic. Instead, states along one history share this
- * index and each state sees only the records at or below its own version, so an
- * earlier state still answers as it did. Records are inserted in time order, so
- * expiry pops from the front.
+ * index and each state sees only the records at or below its own version, so keys
+ * added later are invisible to an earlier state. Two changes do reach earlier states:
+ * expiry (records older than the retention window) and re-use of an expired key. Both
+ * concern keys that no decision with a current clock can see anyway. Records are
+ * inserted in time order, so expiry pops from the front.
  *
  * The one rule that keeps this sound: a state is evolved along a single line. A
  * caller that throws a state away after a failed append must rebuild it from the

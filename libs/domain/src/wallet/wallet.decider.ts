@@ -133,14 +133,7 @@ function decideUpdate(command: UpdateCustomer, state: WalletState): WalletEvent[
 
 function decideEntry(command: RecordLedgerEntry, state: WalletState, config: DeciderConfig): WalletEvent[] {
   requireOwnedProfile(state, command.customerId, command.businessId);
-  if (!config.currencies.has(command.currency)) {
-    throw new DomainError('WALLET.UNSUPPORTED_CURRENCY', `Currency ${command.currency} is not supported.`, {
-      supported: [...config.currencies.keys()],
-    });
-  }
-  if (!Number.isSafeInteger(command.amountMinor) || command.amountMinor <= 0) {
-    throw new DomainError('WALLET.INVALID_AMOUNT', 'Amount must be a positive safe integer in minor units.');
-  }
+  // A replay answers as the original did, even if the currency has since left the configuration.
   const record = findLiveRecord(command, state, config);
   if (record !== undefined) {
     if (!sameRequest(record, command)) {
@@ -151,6 +144,14 @@ function decideEntry(command: RecordLedgerEntry, state: WalletState, config: Dec
       );
     }
     return [];
+  }
+  if (!config.currencies.has(command.currency)) {
+    throw new DomainError('WALLET.UNSUPPORTED_CURRENCY', `Currency ${command.currency} is not supported.`, {
+      supported: [...config.currencies.keys()],
+    });
+  }
+  if (!Number.isSafeInteger(command.amountMinor) || command.amountMinor <= 0) {
+    throw new DomainError('WALLET.INVALID_AMOUNT', 'Amount must be a positive safe integer in minor units.');
   }
   const wallet = state.wallets.get(command.currency);
   const balanceMinor = wallet?.balanceMinor ?? 0;
