@@ -1,8 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # Wallet ledger image. One image, two roles:
-#   API (default CMD):  node dist/apps/api/main.js
-#   projector:          node dist/apps/projector/main.js   (see docker-compose.yml)
+#   API (default CMD):  node dist/apps/api/src/main.js
+#   projector:          node dist/apps/projector/src/main.js   (see docker-compose.yml)
 #
 # Build:  docker build -t wallet-ledger:local .
 
@@ -57,4 +57,4 @@ USER node
 
 EXPOSE 3000
 
-CMD ["node", "dist/apps/api/main.js"]
+CMD ["node", "dist/apps/api/src/main.js"]

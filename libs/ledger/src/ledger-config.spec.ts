@@ -376,6 +376,11 @@ describe('loadLedgerConfig', () => {
   });
 
   describe('store URLs', () => {
+    it('accepts an EventStoreDB cluster string with several hosts', () => {
+      const url = 'esdb://esdb-node1:2113,esdb-node2:2113,esdb-node3:2113?tls=false';
+      expect(loadLedgerConfig({ EVENTSTORE_URL: url }).eventStoreUrl).toBe(url);
+    });
+
     it.each([
       ['EVENTSTORE_URL', 'esdb://localhost:2113?tls=false', 'eventStoreUrl'],
       ['EVENTSTORE_URL', 'esdb+discover://cluster.example.net:2113', 'eventStoreUrl'],

@@ -132,6 +132,9 @@ class EnvReader {
   url(name: string, protocols: readonly string[]): string | null {
     const raw = this.env[name];
     if (raw === undefined || raw === '') return null;
+    // Cluster strings list several hosts (`esdb://a:2113,b:2113,c:2113?tls=false`), which URL() refuses.
+    const scheme = /^([a-z+]+:)\/\/[^\s/?#]+(?:[/?#]\S*)?$/.exec(raw);
+    if (scheme !== null && protocols.includes(scheme[1]) && raw.includes(',')) return raw;
     try {
       if (protocols.includes(new URL(raw).protocol)) return raw;
     } catch {
