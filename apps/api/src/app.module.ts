@@ -5,6 +5,7 @@ import { CustomersController } from './customers/customers.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { ApiErrorFilter } from './http/api-error.filter.js';
 import { ApiKeyGuard } from './http/auth.guard.js';
+import { RateLimiter } from './http/rate-limiter.js';
 import { StrictValidationPipe } from './http/strict-validation.pipe.js';
 import { WalletsController } from './wallets/wallets.controller.js';
 
@@ -21,7 +22,8 @@ export class AppModule {
         {
           provide: APP_GUARD,
           inject: [Reflector],
-          useFactory: (reflector: Reflector) => new ApiKeyGuard(reflector, config.apiKeys),
+          useFactory: (reflector: Reflector) =>
+            new ApiKeyGuard(reflector, config.apiKeys, new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst, () => Date.now())),
         },
       ],
     };

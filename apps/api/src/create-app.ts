@@ -1,9 +1,10 @@
 import 'reflect-metadata';
+import { ConsoleLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
-import type { LedgerConfig } from '../../../libs/ledger/src/index.js';
+import { LEDGER_METRICS, type LedgerConfig, type LedgerMetrics } from '../../../libs/ledger/src/index.js';
 import { AppModule } from './app.module.js';
 
 /** Builds the HTTP app; `main.ts` and the end-to-end tests share it, so tests run the real stack. */
@@ -16,10 +17,15 @@ export async function createApp(config: LedgerConfig): Promise<NestFastifyApplic
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     routerOptions: { maxParamLength: 200 },
-    logger: false,
+    // pino: one JSON line per request with its id; the key never reaches a log.
+    logger: {
+      level: config.logLevel,
+      redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
+    },
+    disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
-    logger: nestLogLevels(config.logLevel),
+    logger: new ConsoleLogger({ json: true, logLevels: nestLogLevels(config.logLevel) }),
     bufferLogs: false,
   });
   app.enableShutdownHooks();
@@ -27,10 +33,37 @@ export async function createApp(config: LedgerConfig): Promise<NestFastifyApplic
   // JSON only: without this, Fastify would hand text/plain bodies to the validators as strings.
   fastify.removeContentTypeParser('text/plain');
   fastify.addHook('onSend', async (request, reply) => {
+    void reply.headers(securityHeaders(request.url));
     void reply.header('x-request-id', request.id);
   });
+  observeRequests(app);
   mountOpenApi(app);
   return app;
+}
+
+/** Headers a JSON API should always send; the docs UI needs its scripts, so it gets a looser policy. */
+function securityHeaders(url: string): Record<string, string> {
+  const docs = url.startsWith('/docs');
+  return {
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-resource-policy': 'same-origin',
+    'content-security-policy': docs
+      ? "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'"
+      : "default-src 'none'; frame-ancestors 'none'",
+    ...(docs ? {} : { 'cache-control': 'no-store' }),
+  };
+}
+
+/** Request counts and latency by route template (never the raw URL, which would explode label sets). */
+function observeRequests(app: NestFastifyApplication): void {
+  const metrics = app.get<LedgerMetrics>(LEDGER_METRICS);
+  app.getHttpAdapter().getInstance().addHook('onResponse', async (request, reply) => {
+    const labels = { route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
 }
 
 function mountOpenApi(app: NestFastifyApplication): void {

@@ -13,3 +13,4 @@ export * from './update-customer/update-customer.command.js';
 export * from './write-side/wallet-command-executor.js';
 export * from './read-side/projector-runner.js';
 export * from './read-side/wallet-projector.js';
+export * from './observability/ledger-metrics.js';

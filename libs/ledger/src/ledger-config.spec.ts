@@ -58,6 +58,8 @@ describe('loadLedgerConfig', () => {
         commandRetriesMax: 10,
         streamCacheMax: 50_000,
         requestTimeoutMs: 15_000,
+        rateLimitPerSecond: 2000,
+        rateLimitBurst: 4000,
       } satisfies LedgerConfig);
     });
 

@@ -28,6 +28,9 @@ export interface LedgerConfig {
   readonly commandRetriesMax: number;
   readonly streamCacheMax: number;
   readonly requestTimeoutMs: number;
+  /** Per API key: sustained requests per second, and the burst a key may spend at once. */
+  readonly rateLimitPerSecond: number;
+  readonly rateLimitBurst: number;
 }
 
 export class ConfigError extends Error {
@@ -72,6 +75,8 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv): LedgerConfig {
     commandRetriesMax: read.int('COMMAND_RETRIES_MAX', 10, 0, 100),
     streamCacheMax: read.int('STREAM_CACHE_MAX', 50_000, 100, 10_000_000),
     requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', 15_000, 1000, 300_000),
+    rateLimitPerSecond: read.int('RATE_LIMIT_PER_SECOND', 2000, 1, 1_000_000),
+    rateLimitBurst: read.int('RATE_LIMIT_BURST', 4000, 1, 10_000_000),
   };
   checkKeysDistinct(config, problems);
   if (problems.length > 0) throw new ConfigError(problems);

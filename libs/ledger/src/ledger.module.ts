@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { ProjectionLease } from '../../read-models/src/projection-lease.port.js';
 import { openEventStore, openProjectionLease, openReadModels } from './backends.js';
 import { ProjectorRunner } from './read-side/projector-runner.js';
+import { LedgerMetrics } from './observability/ledger-metrics.js';
 import { CreateCustomerHandler } from './create-customer/create-customer.handler.js';
 import { CreateLedgerEntryHandler } from './create-ledger-entry/create-ledger-entry.handler.js';
 import { GetCustomerHandler } from './get-customer/get-customer.handler.js';
@@ -26,6 +27,7 @@ import {
   WALLET_PROJECTOR,
   PROJECTION_LEASE,
   PROJECTOR_RUNNER,
+  LEDGER_METRICS,
 } from './tokens.js';
 import { UpdateCustomerHandler } from './update-customer/update-customer.handler.js';
 import { CommandRunner } from './write-side/command-runner.js';
@@ -89,9 +91,14 @@ export class LedgerModule {
         { provide: EVENT_STORE, useFactory: () => openEventStore(config) },
         { provide: READ_MODELS, useFactory: () => openReadModels(config) },
         {
+          provide: LEDGER_METRICS,
+          inject: [EVENT_STORE, READ_MODELS],
+          useFactory: (store: EventStore, readModels: ReadModelStore) => new LedgerMetrics(store, readModels),
+        },
+        {
           provide: WALLET_EXECUTOR,
-          inject: [EVENT_STORE, DECIDER_CONFIG],
-          useFactory: (store: EventStore, decider: DeciderConfig) =>
+          inject: [EVENT_STORE, DECIDER_CONFIG, LEDGER_METRICS],
+          useFactory: (store: EventStore, decider: DeciderConfig, metrics: LedgerMetrics) =>
             new WalletCommandExecutor(store, decider, {
               retriesMax: config.commandRetriesMax,
               appendRetriesMax: 3,
@@ -100,6 +107,7 @@ export class LedgerModule {
               streamCacheMax: config.streamCacheMax,
               readPageSize: 1000,
               clock: () => new Date(),
+              observer: metrics,
             }),
         },
         {
@@ -143,7 +151,7 @@ export class LedgerModule {
         LedgerLifecycle,
         ...HANDLERS,
       ],
-      exports: [LEDGER_CONFIG, DECIDER_CONFIG, READ_MODELS, EVENT_STORE, WALLET_PROJECTOR, CqrsModule],
+      exports: [LEDGER_METRICS, PROJECTOR_RUNNER, LEDGER_CONFIG, DECIDER_CONFIG, READ_MODELS, EVENT_STORE, WALLET_PROJECTOR, CqrsModule],
     };
   }
 }

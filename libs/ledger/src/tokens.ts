@@ -8,3 +8,4 @@ export const WALLET_PROJECTOR = Symbol('WALLET_PROJECTOR');
 export const DECIDER_CONFIG = Symbol('DECIDER_CONFIG');
 export const PROJECTION_LEASE = Symbol('PROJECTION_LEASE');
 export const PROJECTOR_RUNNER = Symbol('PROJECTOR_RUNNER');
+export const LEDGER_METRICS = Symbol('LEDGER_METRICS');

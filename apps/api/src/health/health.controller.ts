@@ -1,7 +1,7 @@
-import { Controller, Get, Inject } from '@nestjs/common';
-import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import type { ReadModelStore } from '../../../../libs/read-models/src/read-model.port.js';
-import { READ_MODELS } from '../../../../libs/ledger/src/index.js';
+import { LEDGER_METRICS, READ_MODELS, type LedgerMetrics } from '../../../../libs/ledger/src/index.js';
 import { Public } from '../http/auth.guard.js';
 
 class HealthResponse {
@@ -10,16 +10,39 @@ class HealthResponse {
   projection_checkpoint!: number | null;
 }
 
-@ApiTags('health')
-@Controller('health')
-export class HealthController {
-  constructor(@Inject(READ_MODELS) private readonly readModels: ReadModelStore) {}
+class LiveResponse {
+  @ApiProperty({ enum: ['ok'] }) status!: 'ok';
+}
 
+@ApiTags('health')
+@Controller()
+export class HealthController {
+  constructor(
+    @Inject(READ_MODELS) private readonly readModels: ReadModelStore,
+    @Inject(LEDGER_METRICS) private readonly metrics: LedgerMetrics,
+  ) {}
+
+  /** Readiness: the stores answer. Also served at /health/ready. */
   @Public()
-  @Get()
+  @Get(['health', 'health/ready'])
   @ApiOkResponse({ type: HealthResponse })
   async health(): Promise<HealthResponse> {
-    // Touching the read models proves the store answers, not just that the process is up.
     return { status: 'ok', projection_checkpoint: await this.readModels.checkpoint() };
+  }
+
+  /** Liveness: the process runs its event loop; touches nothing, so a slow store cannot get it killed. */
+  @Public()
+  @Get('health/live')
+  @ApiOkResponse({ type: LiveResponse })
+  live(): LiveResponse {
+    return { status: 'ok' };
+  }
+
+  @Public()
+  @Get('metrics')
+  @ApiExcludeEndpoint()
+  @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
+  async prometheus(): Promise<string> {
+    return this.metrics.registry.metrics();
   }
 }

@@ -2,7 +2,7 @@ import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter 
 import type { FastifyReply } from 'fastify';
 import { DomainError, type DomainErrorCode } from '../../../../libs/domain/src/index.js';
 import { CommandRetriesExhaustedError } from '../../../../libs/ledger/src/index.js';
-import { RequestValidationError, UnauthorizedError, type ErrorBody } from './api-errors.js';
+import { RateLimitedError, RequestValidationError, UnauthorizedError, type ErrorBody } from './api-errors.js';
 
 /** The single mapping from domain error codes to HTTP statuses. */
 const DOMAIN_STATUS: Readonly<Record<DomainErrorCode, number>> = {
@@ -50,6 +50,7 @@ export class ApiErrorFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const { status, body } = this.toResponse(exception);
+    if (exception instanceof RateLimitedError) void reply.header('retry-after', String(exception.retryAfterSeconds));
     if (status >= 500) this.logger.error(body.message, exception instanceof Error ? exception.stack : String(exception));
     // The official SDK retries 409/5xx on its own; a 4xx here is final, and we say so.
     if (status < 500) void reply.header('x-should-retry', 'false');
@@ -65,6 +66,9 @@ export class ApiErrorFilter implements ExceptionFilter {
     }
     if (exception instanceof UnauthorizedError) {
       return { status: 401, body: errorBody('UNAUTHORIZED', exception.message) };
+    }
+    if (exception instanceof RateLimitedError) {
+      return { status: 429, body: errorBody('RATE_LIMITED', exception.message, { retry_after_seconds: exception.retryAfterSeconds }) };
     }
     if (exception instanceof CommandRetriesExhaustedError) {
       return { status: 503, body: errorBody('CONTENTION', 'The customer is too busy right now; retry the request.') };

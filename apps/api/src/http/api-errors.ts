@@ -24,3 +24,10 @@ export interface ErrorBody {
   readonly message: string;
   readonly details?: Record<string, unknown>;
 }
+
+export class RateLimitedError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('Too many requests for this API key; slow down and retry after the Retry-After delay.');
+    this.name = 'RateLimitedError';
+  }
+}

@@ -3,7 +3,8 @@ import { Reflector } from '@nestjs/core';
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { Actor, ApiKeyGrant } from '../../../../libs/ledger/src/index.js';
-import { UnauthorizedError } from './api-errors.js';
+import { RateLimitedError, UnauthorizedError } from './api-errors.js';
+import type { RateLimiter } from './rate-limiter.js';
 
 const PUBLIC_ROUTE = 'publicRoute';
 /** Marks a route that needs no API key (health, the OpenAPI document). */
@@ -28,6 +29,7 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     grants: readonly ApiKeyGrant[],
+    private readonly limiter: RateLimiter,
   ) {
     this.grants = new Map(grants.map((grant) => [sha256(grant.key), grant]));
   }
@@ -39,6 +41,8 @@ export class ApiKeyGuard implements CanActivate {
     if (key === null) throw new UnauthorizedError('Send your API key as "Authorization: Bearer <key>".');
     const grant = this.grants.get(sha256(key));
     if (grant === undefined) throw new UnauthorizedError('The API key is not valid.');
+    const waitSeconds = this.limiter.take(grant.key);
+    if (waitSeconds > 0) throw new RateLimitedError(waitSeconds);
     request.actor = { businessId: grant.businessId, keyFingerprint: keyFingerprint(key), requestId: String(request.id) };
     return true;
   }

@@ -17,6 +17,7 @@ import {
   type EventMetadata,
   type EventStore,
 } from '../../../event-store/src/event-store.port.js';
+import type { CommandObserver } from '../observability/ledger-metrics.js';
 import { newBatch, StreamLane, type AppendBatch } from './stream-lane.js';
 
 export interface ExecutorOptions {
@@ -30,6 +31,7 @@ export interface ExecutorOptions {
   readonly streamCacheMax: number;
   readonly readPageSize: number;
   readonly clock: () => Date;
+  readonly observer?: CommandObserver;
 }
 
 export interface CommandContext {
@@ -43,10 +45,11 @@ export interface Executed<R> {
   readonly position: number | null;
 }
 
-type Outcome<R> =
+type Outcome<R> = (
   | { readonly kind: 'appended'; readonly result: R; readonly batch: AppendBatch }
   | { readonly kind: 'unchanged'; readonly result: R; readonly settled: Promise<boolean> }
-  | { readonly kind: 'refused'; readonly error: DomainError; readonly settled: Promise<boolean> };
+  | { readonly kind: 'refused'; readonly error: DomainError; readonly settled: Promise<boolean> }
+) & { readonly commandType: string };
 
 /** Thrown when a command could not be applied within its retry budget (contention or store trouble). */
 export class CommandRetriesExhaustedError extends Error {
@@ -80,14 +83,17 @@ export class WalletCommandExecutor {
     const streamId = walletStreamId(customerId);
     const commandId = randomUUID();
     let lastError: unknown;
+    let commandType = 'unknown';
     for (let attempt = 0; attempt <= this.options.retriesMax; attempt += 1) {
       if (attempt > 0) await sleep(backoffMs(attempt, this.options));
       const lane = await this.readyLane(streamId);
       const outcome = this.decideOn(lane, makeCommand, resultOf, { ...context, commandId });
-      const settledOk = await this.settle(outcome);
-      if (settledOk.ok) return settledOk.value;
-      lastError = settledOk.error;
+      commandType = outcome.commandType;
+      const settled = await this.settleObserved(outcome);
+      if (settled.ok) return settled.value;
+      lastError = settled.error;
     }
+    this.options.observer?.outcome(commandType, 'failed');
     throw new CommandRetriesExhaustedError(streamId, this.options.retriesMax + 1, lastError);
   }
 
@@ -95,6 +101,20 @@ export class WalletCommandExecutor {
   forget(customerId: string): void {
     const lane = this.lanes.get(walletStreamId(customerId));
     if (lane?.idle) this.lanes.delete(lane.streamId);
+  }
+
+  private async settleObserved<R>(outcome: Outcome<R>) {
+    const observer = this.options.observer;
+    if (observer === undefined) return this.settle(outcome);
+    const command = outcome.commandType;
+    try {
+      const settled = await this.settle(outcome);
+      if (settled.ok) observer.outcome(command, outcome.kind === 'appended' ? 'applied' : 'unchanged');
+      return settled;
+    } catch (error) {
+      observer.outcome(command, error instanceof DomainError ? 'refused' : 'failed');
+      throw error;
+    }
   }
 
   private async settle<R>(outcome: Outcome<R>): Promise<{ ok: true; value: Executed<R> } | { ok: false; error: unknown }> {
@@ -126,14 +146,15 @@ export class WalletCommandExecutor {
   ): Outcome<R> {
     const state = lane.state ?? initialWalletState();
     const command = makeCommand(this.options.clock().toISOString());
+    const commandType = command.type;
     let events;
     try {
       events = decide(command, state, this.decider);
     } catch (error) {
-      if (error instanceof DomainError) return { kind: 'refused', error, settled: lane.settled() };
+      if (error instanceof DomainError) return { kind: 'refused', error, settled: lane.settled(), commandType };
       throw error;
     }
-    if (events.length === 0) return { kind: 'unchanged', result: resultOf(state, command), settled: lane.settled() };
+    if (events.length === 0) return { kind: 'unchanged', result: resultOf(state, command), settled: lane.settled(), commandType };
     const next = evolveAll(state, events, this.decider);
     lane.state = next;
     const batch = lane.pending ?? (lane.pending = newBatch());
@@ -143,7 +164,7 @@ export class WalletCommandExecutor {
       batch.events.push({ eventId: `${context.commandId}:${index}`, ...encodeWalletEvent(event), metadata });
     });
     this.flush(lane);
-    return { kind: 'appended', result: resultOf(next, command), batch };
+    return { kind: 'appended', result: resultOf(next, command), batch, commandType };
   }
 
   private flush(lane: StreamLane): void {
@@ -176,9 +197,13 @@ export class WalletCommandExecutor {
 
   private async appendWithRetry(streamId: string, expected: 'no_stream' | number, batch: AppendBatch): Promise<AppendResult> {
     for (let attempt = 0; ; attempt += 1) {
+      const startedMs = performance.now();
       try {
-        return await this.store.append(streamId, expected, batch.events);
+        const result = await this.store.append(streamId, expected, batch.events);
+        this.options.observer?.appended(performance.now() - startedMs, true);
+        return result;
       } catch (error) {
+        this.options.observer?.appended(performance.now() - startedMs, false);
         if (error instanceof WrongExpectedRevisionError || attempt >= this.options.appendRetriesMax) throw error;
         await sleep(backoffMs(attempt + 1, this.options));
       }
