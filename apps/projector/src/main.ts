@@ -31,8 +31,8 @@ async function main(config: LedgerConfig): Promise<void> {
   const projector = new WalletProjector(eventStore, readModels, { batchSizeMax: 500, restartDelayMs: 1000, log });
   const runner = new ProjectorRunner(projector, lease, {
     owner: `projector-${hostname()}-${process.pid}`,
-    leaseTtlMs: 10_000,
-    leaseRenewMs: 3_000,
+    leaseTtlMs: config.projectorLeaseTtlMs,
+    leaseRenewMs: config.projectorLeaseRenewMs,
     log,
   });
   logger.log(`starting (${describeBackends(config)})`);

@@ -60,6 +60,8 @@ describe('loadLedgerConfig', () => {
         requestTimeoutMs: 15_000,
         rateLimitPerSecond: 2000,
         rateLimitBurst: 4000,
+        projectorLeaseTtlMs: 10_000,
+        projectorLeaseRenewMs: 3_000,
       } satisfies LedgerConfig);
     });
 

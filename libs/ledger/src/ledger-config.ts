@@ -31,6 +31,9 @@ export interface LedgerConfig {
   /** Per API key: sustained requests per second, and the burst a key may spend at once. */
   readonly rateLimitPerSecond: number;
   readonly rateLimitBurst: number;
+  /** A projector holding the lease renews it every `projectorLeaseRenewMs`; a stand-by takes over after the TTL. */
+  readonly projectorLeaseTtlMs: number;
+  readonly projectorLeaseRenewMs: number;
 }
 
 export class ConfigError extends Error {
@@ -77,7 +80,12 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv): LedgerConfig {
     requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', 15_000, 1000, 300_000),
     rateLimitPerSecond: read.int('RATE_LIMIT_PER_SECOND', 2000, 1, 1_000_000),
     rateLimitBurst: read.int('RATE_LIMIT_BURST', 4000, 1, 10_000_000),
+    projectorLeaseTtlMs: read.int('PROJECTOR_LEASE_TTL_MS', 10_000, 500, 600_000),
+    projectorLeaseRenewMs: read.int('PROJECTOR_LEASE_RENEW_MS', 3_000, 100, 300_000),
   };
+  if (config.projectorLeaseRenewMs * 2 > config.projectorLeaseTtlMs) {
+    problems.push('PROJECTOR_LEASE_RENEW_MS must be at most half of PROJECTOR_LEASE_TTL_MS, so a holder renews before its lease lapses');
+  }
   checkKeysDistinct(config, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -132,8 +132,8 @@ export class LedgerModule {
           useFactory: (projector: WalletProjector, lease: ProjectionLease) =>
             new ProjectorRunner(projector, lease, {
               owner: `api-${hostname()}-${process.pid}`,
-              leaseTtlMs: 10_000,
-              leaseRenewMs: 3_000,
+              leaseTtlMs: config.projectorLeaseTtlMs,
+              leaseRenewMs: config.projectorLeaseRenewMs,
               log: (level, message, error) => (level === 'info' ? logger.log(message) : logger.warn(`${message} ${String(error ?? '')}`)),
             }),
         },
