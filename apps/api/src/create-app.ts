@@ -28,7 +28,6 @@ export async function createApp(config: LedgerConfig): Promise<NestFastifyApplic
     logger: new ConsoleLogger({ json: true, logLevels: nestLogLevels(config.logLevel) }),
     bufferLogs: false,
   });
-  app.enableShutdownHooks();
   const fastify = app.getHttpAdapter().getInstance();
   // JSON only: without this, Fastify would hand text/plain bodies to the validators as strings.
   fastify.removeContentTypeParser('text/plain');

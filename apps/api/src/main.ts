@@ -18,9 +18,32 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   logger.log(`listening on http://${config.host}:${config.port} (${describeBackends(config)})`);
   logger.log(`OpenAPI: /openapi.json, docs UI: /docs`);
+  stopOnSignals(app, logger);
   if (config.usingDevelopmentKey) {
     logger.warn(`API_KEYS is not set: using the development key "${config.apiKeys[0].key}" for business "${config.apiKeys[0].businessId}". Never use it in production.`);
   }
+}
+
+/**
+ * SIGTERM/SIGINT: stop accepting, let in-flight requests finish, let the projector reach a
+ * checkpoint, close the stores (app.close runs all of that), then exit 0.
+ */
+function stopOnSignals(app: Awaited<ReturnType<typeof createApp>>, logger: Logger): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal}: draining in-flight requests and closing the stores`);
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error(`shutdown failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 main().catch((error: unknown) => {
