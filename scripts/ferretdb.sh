@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # A throwaway FerretDB (MongoDB wire protocol over SQLite) for the Mongo adapter tests.
 #
-#   set -a; eval "$(scripts/ferretdb.sh start)"; set +a   # exports MONGODB_URL, FERRETDB_PID, FERRETDB_DIR
+#   eval "$(scripts/ferretdb.sh start)"   # exports MONGODB_URL, FERRETDB_PID, FERRETDB_DIR
 #   npm test -- libs/read-models
-#   scripts/ferretdb.sh stop                              # uses FERRETDB_PID and FERRETDB_DIR
+#   scripts/ferretdb.sh stop              # uses FERRETDB_PID and FERRETDB_DIR
 #
-# stdout carries only the KEY=value lines; progress and build output go to stderr.
+# stdout carries only `export KEY=value` lines; progress and build output go to stderr.
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
@@ -19,7 +19,11 @@ log() { echo "ferretdb.sh: $*" >&2; }
 # release yields one that panics at start-up (its build/version/version.txt is not in
 # the module), and 2.x dropped the SQLite handler.
 usable() {
-  [[ -x "$1" ]] && "$1" --version 2>/dev/null | grep -qx "version: $FERRETDB_VERSION"
+  local version
+  [[ -x "$1" ]] || return 1
+  # Captured first: `grep -q` closing the pipe early would fail the pipeline under pipefail.
+  version="$("$1" --version 2>/dev/null)" || return 1
+  grep -qx "version: $FERRETDB_VERSION" <<<"$version"
 }
 
 gopath_bin() {
@@ -86,9 +90,10 @@ start() {
     return 1
   fi
   log "FerretDB $FERRETDB_VERSION listening on 127.0.0.1:$port (pid $pid, data in $dir)"
-  echo "MONGODB_URL=mongodb://127.0.0.1:$port/"
-  echo "FERRETDB_PID=$pid"
-  echo "FERRETDB_DIR=$dir"
+  # Exported, so that `eval "$(...)" && npm test` hands them to the tests.
+  printf 'export MONGODB_URL=%q\n' "mongodb://127.0.0.1:$port/"
+  printf 'export FERRETDB_PID=%q\n' "$pid"
+  printf 'export FERRETDB_DIR=%q\n' "$dir"
 }
 
 stop() {

@@ -31,6 +31,11 @@ export interface LedgerEntryView {
   readonly reason: string | null;
   readonly referenceObjectId: string | null;
   readonly createdAt: string;
+  /**
+   * Global position of the event that recorded this entry. Read-model layout 2 and later
+   * (see `WALLET_READ_MODEL_LAYOUT`); absent from versions built with layout 1.
+   */
+  readonly eventPosition?: number;
 }
 
 export interface PageRequest {
@@ -64,5 +69,44 @@ export interface ReadModelStore {
   close(): Promise<void>;
 }
 
-/** Bumped when a read model's shape changes; storage names carry it, ready for rebuilds. */
+/**
+ * The wallet projection. Storage names carry a version (`wallet_v1_entries`): a rebuild
+ * builds version N + 1 beside N and switches the active version in the projection
+ * registry (`projection-registry.ts`). `version` is the one a store starts with when the
+ * registry has no entry yet; the active one is whatever the registry says.
+ */
 export const WALLET_PROJECTION = { name: 'wallet', version: 1 } as const;
+
+/**
+ * The shape new read-model versions are built with. A rebuild is how a new layout reaches
+ * an existing deployment: versions built earlier keep their layout and stay readable.
+ *  1. the original tables;
+ *  2. ledger entries also carry `eventPosition` (the global position of their event),
+ *     indexed, so an entry leads straight back to the event that recorded it.
+ */
+export const WALLET_READ_MODEL_LAYOUT = 2;
+
+/** Thrown by a writer's pinned read models once another version has become active. */
+export class ReadModelSwitchedError extends Error {
+  constructor(from: number, to: number) {
+    super(`read models switched from v${from} to v${to}; resubscribe from the new version's checkpoint`);
+    this.name = 'ReadModelSwitchedError';
+  }
+}
+
+/**
+ * Read models that follow the projection registry. A projector must feed one version for
+ * the whole of a subscription, so it pins one with `writeTarget()` (which throws
+ * `ReadModelSwitchedError` once stale) and resubscribes, from the pinned version's own
+ * checkpoint, when `onWriteTargetChange` fires.
+ */
+export interface VersionedReadModels {
+  writeTarget(): ReadModelStore;
+  /** Returns a function that removes the listener. */
+  onWriteTargetChange(listener: () => void): () => void;
+}
+
+export function isVersionedReadModels(store: ReadModelStore): store is ReadModelStore & VersionedReadModels {
+  const candidate = store as Partial<VersionedReadModels>;
+  return typeof candidate.writeTarget === 'function' && typeof candidate.onWriteTargetChange === 'function';
+}

@@ -31,10 +31,11 @@ export type ProjectionOp =
 
 export function projectEvent(recorded: RecordedEvent): ProjectionOp {
   const event = decodeWalletEvent(recorded);
-  return toOp(event, recorded.revision);
+  return projectDecoded(event, recorded.revision, recorded.position);
 }
 
-function toOp(event: WalletEvent, revision: number): ProjectionOp {
+/** What one already decoded event does to the read models; `position` is its global position. */
+export function projectDecoded(event: WalletEvent, revision: number, position: number): ProjectionOp {
   switch (event.type) {
     case 'CustomerCreated':
       return { kind: 'customer.create', revision, customer: { ...event.data } };
@@ -48,15 +49,15 @@ function toOp(event: WalletEvent, revision: number): ProjectionOp {
     case 'WalletOpened':
       return { kind: 'wallet.open', revision, ...event.data };
     case 'WalletCredited':
-      return { kind: 'entry.add', revision, entry: toEntry(event.data, true) };
+      return { kind: 'entry.add', revision, entry: toEntry(event.data, true, position) };
     case 'WalletDebited':
-      return { kind: 'entry.add', revision, entry: toEntry(event.data, false) };
+      return { kind: 'entry.add', revision, entry: toEntry(event.data, false, position) };
     default:
       return assertNever(event, 'event');
   }
 }
 
-function toEntry(data: LedgerEntryData, isCredit: boolean): LedgerEntryView {
+function toEntry(data: LedgerEntryData, isCredit: boolean, eventPosition: number): LedgerEntryView {
   const beforeBalanceMinor = isCredit ? data.balanceAfterMinor - data.amountMinor : data.balanceAfterMinor + data.amountMinor;
   return {
     id: data.entryId,
@@ -71,5 +72,6 @@ function toEntry(data: LedgerEntryData, isCredit: boolean): LedgerEntryView {
     reason: data.reason,
     referenceObjectId: null,
     createdAt: data.occurredAt,
+    eventPosition,
   };
 }

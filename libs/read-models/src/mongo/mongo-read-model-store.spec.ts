@@ -20,7 +20,8 @@ const url = process.env.MONGODB_URL;
 // Without MONGODB_URL they are reported as skipped rather than passing vacuously.
 const describeMongo = url !== undefined && url !== '' ? describe : describe.skip;
 
-const openStore = () => MongoReadModelStore.connect({ url: url!, dbName: `rm_test_${randomUUID().replaceAll('-', '').slice(0, 12)}` });
+const openStore = () =>
+  MongoReadModelStore.connect({ url: url!, dbName: `rm_test_${randomUUID().replaceAll('-', '').slice(0, 12)}` });
 
 async function dropAndClose(store: MongoReadModelStore): Promise<void> {
   await store.db.dropDatabase();
@@ -102,6 +103,24 @@ describeMongo('MongoReadModelStore (MONGODB_URL)', () => {
       expect(await again.findCustomer('biz_reopen', c)).toMatchObject({ customerId: c });
     });
 
+    it('keeps empty metadata, null fields and metadata keys with dots and dollars', async () => {
+      const f = new EventFactory();
+      const c = `cus_${randomUUID().slice(0, 8)}`;
+      const biz = 'biz_fields';
+      const store = await open();
+      await store.applyEvents(f.create(c, biz, {}));
+      expect(await store.findCustomer(biz, c)).toMatchObject({ metadata: {}, phoneNumber: null });
+      const metadata = Object.fromEntries([
+        ['a.b', 'x'],
+        ['$y', 'z'],
+        ['__proto__', 'p'],
+      ]);
+      await store.applyEvents(f.run({ type: 'UpdateCustomer', customerId: c, businessId: biz, metadata, now: f.now() }));
+      expect((await store.findCustomer(biz, c))?.metadata).toEqual(metadata);
+      await store.applyEvents(f.run({ type: 'UpdateCustomer', customerId: c, businessId: biz, metadata: {}, now: f.now() }));
+      expect((await store.findCustomer(biz, c))?.metadata).toEqual({});
+    });
+
     it('keeps int64 amounts beyond 32 bits exact', async () => {
       const f = new EventFactory();
       const c = `cus_${randomUUID().slice(0, 8)}`;
@@ -176,9 +195,19 @@ function scenario() {
   const batches = [
     [...f.create(a, businessId), ...f.entry(a, businessId, 'credit', 500)],
     [
-      ...f.create(b, businessId), ...f.create(c, businessId), ...f.entry(a, businessId, 'credit', 30, 'INR'),
-      ...f.entry(a, businessId, 'debit', 120), ...f.entry(b, businessId, 'credit', 7),
-      ...f.run({ type: 'UpdateCustomer', customerId: a, businessId, name: 'Grace', metadata: { 'a.b': 'x', $y: 'z' }, now: f.now() }),
+      ...f.create(b, businessId),
+      ...f.create(c, businessId),
+      ...f.entry(a, businessId, 'credit', 30, 'INR'),
+      ...f.entry(a, businessId, 'debit', 120),
+      ...f.entry(b, businessId, 'credit', 7),
+      ...f.run({
+        type: 'UpdateCustomer',
+        customerId: a,
+        businessId,
+        name: 'Grace',
+        metadata: { 'a.b': 'x', $y: 'z' },
+        now: f.now(),
+      }),
     ],
     [...f.create(d, businessId), ...f.entry(d, businessId, 'credit', 1), ...f.entry(a, businessId, 'debit', 10, 'INR')],
   ];
@@ -226,7 +255,13 @@ class EventFactory {
       this.states.set(streamId, state);
       this.position += 1;
       return {
-        streamId, revision, position: this.position, eventId: randomUUID(), ...encodeWalletEvent(event), metadata: {}, recordedAt: '',
+        streamId,
+        revision,
+        position: this.position,
+        eventId: randomUUID(),
+        ...encodeWalletEvent(event),
+        metadata: {},
+        recordedAt: '',
       };
     });
   }
@@ -236,17 +271,31 @@ class EventFactory {
     return new Date(this.tick).toISOString();
   }
 
-  create(customerId: string, businessId: string): RecordedEvent[] {
+  create(customerId: string, businessId: string, metadata: Record<string, string> = { plan: 'pro' }): RecordedEvent[] {
     return this.run({
-      type: 'CreateCustomer', customerId, businessId, email: `${customerId}@example.com`, name: 'Ada', phoneNumber: null,
-      metadata: { plan: 'pro' }, now: this.now(),
+      type: 'CreateCustomer',
+      customerId,
+      businessId,
+      email: `${customerId}@example.com`,
+      name: 'Ada',
+      phoneNumber: null,
+      metadata,
+      now: this.now(),
     });
   }
 
   entry(customerId: string, businessId: string, direction: 'credit' | 'debit', amountMinor: number, currency = 'USD') {
     return this.run({
-      type: 'RecordLedgerEntry', customerId, businessId, entryId: `wle_${this.position + 1}_${customerId}`, direction, currency,
-      amountMinor, reason: `${direction} ${amountMinor}`, idempotencyKey: null, now: this.now(),
+      type: 'RecordLedgerEntry',
+      customerId,
+      businessId,
+      entryId: `wle_${this.position + 1}_${customerId}`,
+      direction,
+      currency,
+      amountMinor,
+      reason: `${direction} ${amountMinor}`,
+      idempotencyKey: null,
+      now: this.now(),
     });
   }
 }

@@ -84,6 +84,8 @@ interface EntryDoc {
   customerSeq: number;
   currencySeq: number;
   revision: number;
+  /** Global position of the entry's event (read-model layout 2; absent from older documents). */
+  eventPosition?: number;
 }
 
 interface CheckpointDoc {
@@ -138,7 +140,20 @@ export class MongoReadModelStore implements ReadModelStore {
     readonly db: Db,
     private readonly c: Collections,
     readonly projectionName: string,
+    /** False when the client is shared (see `attach`): closing the store leaves it open. */
+    private readonly ownsClient = true,
   ) {}
+
+  /**
+   * One version of the projection on a client the caller owns and shares between versions
+   * (the projection registry and blue/green rebuilds open several at once).
+   */
+  static async attach(client: MongoClient, db: Db, projectionVersion: number): Promise<MongoReadModelStore> {
+    const projectionName = `${WALLET_PROJECTION.name}_v${projectionVersion}`;
+    const collections = collectionsFor(db, projectionName);
+    await createIndexes(collections);
+    return new MongoReadModelStore(client, db, collections, projectionName, false);
+  }
 
   static async connect(options: MongoReadModelOptions): Promise<MongoReadModelStore> {
     const client = new MongoClient(options.url, {
@@ -211,33 +226,42 @@ export class MongoReadModelStore implements ReadModelStore {
 
   async listLedgerEntries(customerId: string, query: LedgerEntryQuery): Promise<LedgerEntryView[]> {
     if (query.pageSize <= 0) return [];
-    const customer = await this.c.customers.findOne(
-      { _id: customerId },
-      { projection: { entryCount: 1, entryCounts: 1 } },
-    );
+    const customer = await this.c.customers.findOne({ _id: customerId }, { projection: { entryCount: 1, entryCounts: 1 } });
     if (customer === null) return [];
     const byCurrency = query.currency !== undefined;
-    const count = byCurrency ? (customer.entryCounts[query.currency!] ?? 0) : customer.entryCount;
+    const count = byCurrency ? (customer.entryCounts?.[query.currency!] ?? 0) : customer.entryCount;
     const range = pageRange(count, query);
     if (range === null) return [];
     const seqField = byCurrency ? 'currencySeq' : 'customerSeq';
     const filter = byCurrency ? { customerId, currency: query.currency, currencySeq: range } : { customerId, customerSeq: range };
-    const docs = await this.c.entries.find(filter).sort({ [seqField]: -1 }).limit(query.pageSize).toArray();
+    const docs = await this.c.entries
+      .find(filter)
+      .sort({ [seqField]: -1 })
+      .limit(query.pageSize)
+      .toArray();
     return docs.map(toEntry);
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    if (this.ownsClient) await this.client.close();
+  }
+
+  /** Drops this version's collections and checkpoint (an old version after a rebuild switched away from it). */
+  async drop(): Promise<void> {
+    for (const collection of [this.c.entries, this.c.wallets, this.c.customers, this.c.businesses]) {
+      await collection.drop().catch((error: unknown) => {
+        // Dropping a collection that was never created is fine.
+        if (!(error instanceof Error && /ns not found|NamespaceNotFound/i.test(error.message))) throw error;
+      });
+    }
+    await this.c.checkpoints.deleteOne({ _id: this.projectionName });
   }
 
   /** One query for every customer the batch touches. */
   private async loadCustomers(ops: readonly ProjectionOp[]): Promise<LoadedCustomer[]> {
     const ids = [...new Set(ops.map(customerIdOf))];
     return this.c.customers
-      .find(
-        { _id: { $in: ids } },
-        { projection: { revision: 1, entryCount: 1, entryCounts: 1, businessSeq: 1 } },
-      )
+      .find({ _id: { $in: ids } }, { projection: { revision: 1, entryCount: 1, entryCounts: 1, businessSeq: 1 } })
       .toArray();
   }
 
@@ -262,8 +286,8 @@ export class MongoReadModelStore implements ReadModelStore {
    * the batch recomputes the same sequence numbers and rewrites identical docs (no-ops);
    * after step 3 the customers' revisions make their ops skip. Each ordered bulkWrite
    * stops at its first failure, so what it did write is a prefix of the batch.
-   * Readers bound every page by the counters in steps 3 and 4, so entries and customers
-   * written ahead of them stay out of view until they are counted.
+   * Keyset pages are bounded by the counters of steps 3 and 4, so entries and customers
+   * written ahead of those counters stay out of the pages until they are counted.
    */
   private async writePlan(plan: BatchPlan): Promise<void> {
     await bulkWrite(this.c.entries, entryWrites(plan));
@@ -341,7 +365,13 @@ function countExistingCustomers(plan: BatchPlan, ops: readonly ProjectionOp[], l
 }
 
 function cursorFrom(doc: LoadedCustomer): CustomerCursor {
-  return { revision: doc.revision, entryCount: doc.entryCount, entryCounts: { ...doc.entryCounts }, changes: {}, advanced: false };
+  return {
+    revision: doc.revision,
+    entryCount: doc.entryCount,
+    entryCounts: { ...doc.entryCounts },
+    changes: {},
+    advanced: false,
+  };
 }
 
 function planOp(plan: BatchPlan, op: ProjectionOp): void {
@@ -374,7 +404,13 @@ function planCreate(plan: BatchPlan, op: Extract<ProjectionOp, { kind: 'customer
   plan.businessSeqs.set(c.businessId, businessSeq);
   const { customerId, ...profile } = c;
   plan.customerInserts.push({
-    _id: customerId, ...profile, metadata: toPairs(c.metadata), revision: op.revision, entryCount: 0, entryCounts: {}, businessSeq,
+    _id: customerId,
+    ...profile,
+    metadata: toPairs(c.metadata),
+    revision: op.revision,
+    entryCount: 0,
+    entryCounts: {},
+    businessSeq,
   });
   plan.cursors.set(customerId, { revision: op.revision, entryCount: 0, entryCounts: {}, changes: {}, advanced: false });
 }
@@ -383,7 +419,13 @@ function planWalletOpen(plan: BatchPlan, customerId: string, currency: string, o
   const id = walletId(customerId, currency);
   if (plan.walletOpens.has(id)) return;
   plan.walletOpens.set(id, {
-    _id: id, customerId, currency, balanceMinor: Long.ZERO, createdAt: openedAt, updatedAt: openedAt, balanceRevision: -1,
+    _id: id,
+    customerId,
+    currency,
+    balanceMinor: Long.ZERO,
+    createdAt: openedAt,
+    updatedAt: openedAt,
+    balanceRevision: -1,
   });
 }
 
@@ -407,6 +449,7 @@ function planEntry(plan: BatchPlan, cursor: CustomerCursor, e: LedgerEntryView, 
     customerSeq: cursor.entryCount,
     currencySeq,
     revision,
+    eventPosition: e.eventPosition,
   });
   plan.walletBalances.set(walletId(e.customerId, e.currency), {
     balanceMinor: int64(e.afterBalanceMinor, 'afterBalanceMinor'),
@@ -500,7 +543,7 @@ function toPairs(metadata: Readonly<Record<string, string>>): MetadataPair[] {
   return Object.entries(metadata).map(([key, value]) => ({ key, value }));
 }
 
-// FerretDB 1.24 drops null-valued fields from a `$setOnInsert` upsert: a missing field reads as null.
+// FerretDB 1.24 drops null and empty-array fields from a `$setOnInsert` upsert: a missing field reads as empty.
 function toCustomer(doc: CustomerDoc): CustomerView {
   return {
     customerId: doc._id,
@@ -508,7 +551,7 @@ function toCustomer(doc: CustomerDoc): CustomerView {
     email: doc.email,
     name: doc.name,
     phoneNumber: doc.phoneNumber ?? null,
-    metadata: Object.fromEntries(doc.metadata.map((pair) => [pair.key, pair.value])),
+    metadata: Object.fromEntries((doc.metadata ?? []).map((pair) => [pair.key, pair.value])),
     createdAt: doc.createdAt,
   };
 }
@@ -524,7 +567,7 @@ function toWallet(doc: WalletDoc): WalletView {
 }
 
 function toEntry(doc: EntryDoc): LedgerEntryView {
-  return {
+  const entry: LedgerEntryView = {
     id: doc._id,
     customerId: doc.customerId,
     businessId: doc.businessId,
@@ -538,4 +581,5 @@ function toEntry(doc: EntryDoc): LedgerEntryView {
     referenceObjectId: null,
     createdAt: doc.createdAt,
   };
+  return doc.eventPosition == null ? entry : { ...entry, eventPosition: doc.eventPosition };
 }

@@ -11,7 +11,10 @@ projectionLeaseContract('sqlite', async (clock) => {
     // Each handle opens its own connection to the shared file, as another process would.
     lease: async () => {
       const lease = new SqliteProjectionLease({
-        filename: join(dir, 'read-models.sqlite'), projectionName: 'wallet_v1', busyTimeoutMs: 5000, clock,
+        filename: join(dir, 'read-models.sqlite'),
+        projectionName: 'wallet_v1',
+        busyTimeoutMs: 5000,
+        clock,
       });
       opened.push(lease);
       return lease;

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import type { RecordedEvent } from '../../../event-store/src/event-store.port.js';
 import {
   WALLET_PROJECTION,
+  WALLET_READ_MODEL_LAYOUT,
   type CustomerQuery,
   type CustomerView,
   type LedgerEntryQuery,
@@ -14,6 +15,11 @@ import { projectEvent, type ProjectionOp } from '../wallet-projection.js';
 export interface SqliteReadModelOptions {
   readonly filename: string;
   readonly busyTimeoutMs: number;
+  /**
+   * Layout for tables this store creates (default: `WALLET_READ_MODEL_LAYOUT`). Tables that
+   * exist already keep the layout they were built with, read from their columns.
+   */
+  readonly layout?: number;
 }
 
 interface CustomerRow {
@@ -40,6 +46,7 @@ interface EntryRow {
   after_balance_minor: number;
   reason: string | null;
   created_at: string;
+  event_position?: number | null;
 }
 
 interface WalletRow {
@@ -60,6 +67,8 @@ export class SqliteReadModelStore implements ReadModelStore {
   private readonly db: Database.Database;
   private readonly t: Record<'customers' | 'businesses' | 'wallets' | 'entries', string>;
   private readonly sql: ReturnType<SqliteReadModelStore['prepare']>;
+  /** Layout of this version's tables (see `WALLET_READ_MODEL_LAYOUT`). */
+  readonly layout: number;
 
   constructor(options: SqliteReadModelOptions, private readonly version: number = WALLET_PROJECTION.version) {
     this.db = new Database(options.filename);
@@ -74,8 +83,14 @@ export class SqliteReadModelStore implements ReadModelStore {
       wallets: `${prefix}_wallets`,
       entries: `${prefix}_entries`,
     };
+    this.layout = this.existingLayout() ?? options.layout ?? WALLET_READ_MODEL_LAYOUT;
     this.createSchema();
     this.sql = this.prepare();
+  }
+
+  /** The projection version whose tables this store reads and writes. */
+  get projectionVersion(): number {
+    return this.version;
   }
 
   get projectionName(): string {
@@ -148,6 +163,15 @@ export class SqliteReadModelStore implements ReadModelStore {
     if (this.db.open) this.db.close();
   }
 
+  /** Drops this version's tables and checkpoint (an old version after a rebuild switched away from it). */
+  async drop(): Promise<void> {
+    const { customers, businesses, wallets, entries } = this.t;
+    this.db.transaction(() => {
+      for (const table of [entries, wallets, customers, businesses]) this.db.exec(`DROP TABLE IF EXISTS ${table}`);
+      this.db.prepare('DELETE FROM projection_checkpoints WHERE name = ?').run(this.projectionName);
+    }).immediate();
+  }
+
   private applyOp(op: ProjectionOp): void {
     if (op.kind === 'customer.create') {
       this.createCustomer(op);
@@ -193,16 +217,26 @@ export class SqliteReadModelStore implements ReadModelStore {
   private addEntry(e: LedgerEntryView, customerSeq: number): void {
     this.sql.openWallet.run(e.customerId, e.currency, e.createdAt, e.createdAt);
     const wallet = this.sql.wallet.get(e.customerId, e.currency) as WalletRow;
-    this.sql.insertEntry.run(
+    const values = [
       e.id, e.customerId, e.businessId, e.currency, e.amountMinor, e.isCredit ? 1 : 0,
       e.beforeBalanceMinor, e.afterBalanceMinor, e.reason, e.createdAt, customerSeq, wallet.entry_count + 1,
-    );
+    ];
+    if (this.layout >= 2) values.push(e.eventPosition ?? null);
+    this.sql.insertEntry.run(values);
     this.sql.walletBalance.run(e.afterBalanceMinor, e.createdAt, e.customerId, e.currency);
     this.sql.customerEntryCount.run(customerSeq, e.customerId);
   }
 
+  /** The layout of this version's existing entries table, or null when it does not exist yet. */
+  private existingLayout(): number | null {
+    const columns = this.db.prepare(`PRAGMA table_info(${this.t.entries})`).all() as Array<{ name: string }>;
+    if (columns.length === 0) return null;
+    return columns.some((column) => column.name === 'event_position') ? 2 : 1;
+  }
+
   private createSchema(): void {
     const { customers, businesses, wallets, entries } = this.t;
+    const layout2 = this.layout >= 2;
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS projection_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS ${businesses} (business_id TEXT PRIMARY KEY, customer_count INTEGER NOT NULL);
@@ -220,9 +254,10 @@ export class SqliteReadModelStore implements ReadModelStore {
         customer_id TEXT NOT NULL, customer_seq INTEGER NOT NULL, currency_seq INTEGER NOT NULL,
         id TEXT NOT NULL, business_id TEXT NOT NULL, currency TEXT NOT NULL, amount_minor INTEGER NOT NULL,
         is_credit INTEGER NOT NULL, before_balance_minor INTEGER NOT NULL, after_balance_minor INTEGER NOT NULL,
-        reason TEXT, created_at TEXT NOT NULL,
+        reason TEXT, created_at TEXT NOT NULL,${layout2 ? ' event_position INTEGER,' : ''}
         PRIMARY KEY (customer_id, customer_seq));
       CREATE UNIQUE INDEX IF NOT EXISTS ${entries}_currency_seq ON ${entries} (customer_id, currency, currency_seq);
+      ${layout2 ? `CREATE INDEX IF NOT EXISTS ${entries}_event_position ON ${entries} (event_position);` : ''}
     `);
   }
 
@@ -266,9 +301,13 @@ export class SqliteReadModelStore implements ReadModelStore {
          WHERE customer_id = ? AND currency = ?`,
       ),
       insertEntry: q(
-        `INSERT INTO ${entries} (id, customer_id, business_id, currency, amount_minor, is_credit,
-           before_balance_minor, after_balance_minor, reason, created_at, customer_seq, currency_seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        this.layout >= 2
+          ? `INSERT INTO ${entries} (id, customer_id, business_id, currency, amount_minor, is_credit,
+               before_balance_minor, after_balance_minor, reason, created_at, customer_seq, currency_seq, event_position)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+          : `INSERT INTO ${entries} (id, customer_id, business_id, currency, amount_minor, is_credit,
+               before_balance_minor, after_balance_minor, reason, created_at, customer_seq, currency_seq)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       entries: q(
         `SELECT * FROM ${entries} WHERE customer_id = ? AND customer_seq <= ? ORDER BY customer_seq DESC LIMIT ?`,
@@ -304,7 +343,7 @@ function toWallet(row: WalletRow): WalletView {
 }
 
 function toEntry(row: EntryRow): LedgerEntryView {
-  return {
+  const entry: LedgerEntryView = {
     id: row.id,
     customerId: row.customer_id,
     businessId: row.business_id,
@@ -318,4 +357,6 @@ function toEntry(row: EntryRow): LedgerEntryView {
     referenceObjectId: null,
     createdAt: row.created_at,
   };
+  // Layout 2 and later only: older versions have no such column.
+  return row.event_position == null ? entry : { ...entry, eventPosition: row.event_position };
 }
