@@ -106,6 +106,16 @@ describe(`bad input over HTTP (read models: ${READ_MODEL_BACKEND})`, () => {
     expect(await response.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 
+  it('answers a known path with a method it does not serve with 405 and Allow', async () => {
+    for (const method of ['DELETE', 'PUT']) {
+      const response = await server.fetch(entries(), { method });
+      expect(response.status).toBe(405);
+      expect(response.headers.get('allow')).toContain('POST');
+      expect(await response.json()).toMatchObject({ code: 'METHOD_NOT_ALLOWED' });
+    }
+    expect((await server.fetch('/no/such/route')).status).toBe(404);
+  });
+
   it('answers an absurd or hostile customer id with 404, never 5xx', async () => {
     for (const id of ['cus_' + 'a'.repeat(150), "cus_1' OR '1'='1", 'cus_%00', '..%2F..%2Fetc', 'cus_ä']) {
       const response = await server.fetch(`/customers/${encodeURIComponent(id)}/wallets`);

@@ -2,10 +2,11 @@ import 'reflect-metadata';
 import { ConsoleLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { randomUUID } from 'node:crypto';
 import { LEDGER_METRICS, type LedgerConfig, type LedgerMetrics } from '../../../libs/ledger/src/index.js';
 import { AppModule } from './app.module.js';
+import { answerMethodNotAllowed } from './http/method-not-allowed.js';
+import { mountOpenApi } from './http/openapi.js';
 
 /** Builds the HTTP app; `main.ts` and the end-to-end tests share it, so tests run the real stack. */
 export async function createApp(config: LedgerConfig): Promise<NestFastifyApplication> {
@@ -36,7 +37,7 @@ export async function createApp(config: LedgerConfig): Promise<NestFastifyApplic
     void reply.header('x-request-id', request.id);
   });
   observeRequests(app);
-  mountOpenApi(app);
+  answerMethodNotAllowed(app, mountOpenApi(app, config));
   return app;
 }
 
@@ -65,18 +66,6 @@ function observeRequests(app: NestFastifyApplication): void {
   });
 }
 
-function mountOpenApi(app: NestFastifyApplication): void {
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Wallet ledger')
-      .setDescription('Event-sourced customer wallets, wire-compatible with the Dodo Payments customer-wallet API.')
-      .setVersion('0.1.0')
-      .addBearerAuth()
-      .build(),
-  );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
-}
 
 function nestLogLevels(level: LedgerConfig['logLevel']) {
   const order = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;

@@ -62,7 +62,7 @@ export class UpdateCustomerDto {
 }
 
 export class ListCustomersQueryDto {
-  @ApiPropertyOptional({ minimum: 0, maximum: LIMITS.pageNumberMax, default: 0, description: '0-based page number' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: LIMITS.pageNumberMax, default: 0, description: '0-based page number' })
   @IsOptional()
   @ToStrictInt()
   @IsInt()
@@ -70,7 +70,7 @@ export class ListCustomersQueryDto {
   @Max(LIMITS.pageNumberMax)
   page_number?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: LIMITS.pageSizeMax, default: LIMITS.pageSizeDefault })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIMITS.pageSizeMax, default: LIMITS.pageSizeDefault })
   @IsOptional()
   @ToStrictInt()
   @IsInt()

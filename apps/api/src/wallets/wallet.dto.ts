@@ -39,7 +39,7 @@ export class CreateLedgerEntryDto {
 }
 
 export class ListLedgerEntriesQueryDto {
-  @ApiPropertyOptional({ minimum: 0, maximum: LIMITS.pageNumberMax, default: 0, description: '0-based page number' })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: LIMITS.pageNumberMax, default: 0, description: '0-based page number' })
   @IsOptional()
   @ToStrictInt()
   @IsInt()
@@ -47,7 +47,7 @@ export class ListLedgerEntriesQueryDto {
   @Max(LIMITS.pageNumberMax)
   page_number?: number;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: LIMITS.pageSizeMax, default: LIMITS.pageSizeDefault })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIMITS.pageSizeMax, default: LIMITS.pageSizeDefault })
   @IsOptional()
   @ToStrictInt()
   @IsInt()
