@@ -13,7 +13,12 @@ describe('graceful shutdown on SIGTERM', () => {
   it('drains in-flight requests and loses no acknowledged write', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ledger-sigterm-'));
     const port = 20_000 + Math.floor(Math.random() * 20_000);
-    const env = { DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', API_KEYS: `${KEY_A}:biz_a`, LOG_LEVEL: 'info', NODE_ENV: 'production' };
+    // With MONGODB_URL set (CI), the child and the restarted server share one fresh database.
+    const mongoDbName = `ledger_sigterm_${port}`;
+    const env = {
+      DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', API_KEYS: `${KEY_A}:biz_a`, LOG_LEVEL: 'info', NODE_ENV: 'production',
+      MONGODB_DB: mongoDbName,
+    };
     const api = startChild(API, env);
     try {
       await api.waitForOutput(/listening on/, 30_000);
@@ -43,7 +48,7 @@ describe('graceful shutdown on SIGTERM', () => {
       expect(acknowledged).toBeGreaterThan(0);
       expect(serverErrors).toBe(0);
 
-      const again = await startTestServer({ dataDir });
+      const again = await startTestServer({ dataDir, mongoDbName });
       try {
         const history = (await again.sdk().customers.wallets.ledgerEntries.list(id, { page_size: 100 })).items;
         const more = (await again.sdk().customers.wallets.ledgerEntries.list(id, { page_size: 100, page_number: 1 })).items;
