@@ -1,6 +1,6 @@
 import { WALLET_STREAM_PREFIX } from '../../../domain/src/index.js';
 import type { EventStore, RecordedEvent, Subscription } from '../../../event-store/src/event-store.port.js';
-import type { ReadModelStore } from '../../../read-models/src/read-model.port.js';
+import { isVersionedReadModels, type ReadModelStore } from '../../../read-models/src/read-model.port.js';
 import { PositionWaiters } from './position-waiters.js';
 
 export interface ProjectorOptions {
@@ -14,6 +14,10 @@ export interface ProjectorOptions {
  * Feeds the read models from the event store, from the read models' own
  * checkpoint. A failed batch is retried from the checkpoint; the read models'
  * position and revision guards make the repeat harmless.
+ *
+ * Read models that follow the projection registry (blue/green rebuilds) are fed one
+ * pinned version per subscription; when another version becomes active the projector
+ * resubscribes from that version's own checkpoint, so no version ever gets a gap.
  */
 export class WalletProjector {
   private subscription: Subscription | null = null;
@@ -21,12 +25,16 @@ export class WalletProjector {
   private readonly waiters = new PositionWaiters();
   private applied: number | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
+  /** Bumped per subscription: errors of a subscription that was replaced are not acted on. */
+  private generation = 0;
 
   constructor(
     private readonly store: EventStore,
     private readonly readModels: ReadModelStore,
     private readonly options: ProjectorOptions,
-  ) {}
+  ) {
+    if (isVersionedReadModels(readModels)) readModels.onWriteTargetChange(() => void this.resubscribe());
+  }
 
   /** Global position of the last event this projector applied. */
   get position(): number | null {
@@ -54,19 +62,39 @@ export class WalletProjector {
   }
 
   private async subscribe(): Promise<void> {
-    this.applied = await this.readModels.checkpoint();
+    const generation = ++this.generation;
+    const target = isVersionedReadModels(this.readModels) ? this.readModels.writeTarget() : this.readModels;
+    const checkpoint = await target.checkpoint();
+    if (generation !== this.generation || this.stopped) return;
+    this.applied = checkpoint;
     this.waiters.reached(this.applied ?? 0);
     this.subscription = this.store.subscribe(
       { after: this.applied, batchSizeMax: this.options.batchSizeMax, streamPrefix: WALLET_STREAM_PREFIX },
-      (events) => this.apply(events),
-      (error) => this.restart(error),
+      (events) => this.apply(target, events),
+      (error) => {
+        if (generation === this.generation) this.restart(error);
+      },
     );
   }
 
-  private async apply(events: readonly RecordedEvent[]): Promise<void> {
-    await this.readModels.applyEvents(events);
+  private async apply(target: ReadModelStore, events: readonly RecordedEvent[]): Promise<void> {
+    await target.applyEvents(events);
     this.applied = events[events.length - 1].position;
     this.waiters.reached(this.applied);
+  }
+
+  /** Another read-model version became active: continue from its own checkpoint. */
+  private async resubscribe(): Promise<void> {
+    if (this.stopped) return;
+    this.generation += 1;
+    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    const previous = this.subscription;
+    this.subscription = null;
+    await previous?.close();
+    if (this.stopped) return;
+    this.options.log('info', 'read models switched version; resubscribing from its checkpoint');
+    await this.subscribe().catch((error: unknown) => this.restart(error));
   }
 
   private restart(error: unknown): void {

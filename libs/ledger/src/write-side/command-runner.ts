@@ -27,8 +27,7 @@ export class CommandRunner {
   ): Promise<R> {
     const context = { correlationId: actor.requestId, actor: actor.keyFingerprint };
     const { result, position } = await this.executor.execute(customerId, makeCommand, resultOf, context);
-    // A replay wrote nothing, but the original may still be on its way to the read models.
-    await this.readYourWrites.waitFor(position ?? 0, this.config.readYourWritesTimeoutMs);
+    if (position !== null) await this.readYourWrites.waitFor(position, this.config.readYourWritesTimeoutMs);
     return result;
   }
 }

@@ -33,6 +33,8 @@ export class StreamLane {
   state: WalletState | null = null;
   /** Events the store holds for this stream, as far as this process knows. */
   committedVersion = 0;
+  /** Global position of the stream's last stored event; what a replay's reader must wait for. */
+  lastPosition: number | null = null;
   inFlight: AppendBatch | null = null;
   pending: AppendBatch | null = null;
   loading: Promise<void> | null = null;

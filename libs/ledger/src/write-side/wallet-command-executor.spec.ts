@@ -160,6 +160,18 @@ describe('WalletCommandExecutor', () => {
     expect((await streamTypes(store, 'cus_1')).filter((t) => t === 'WalletCredited')).toHaveLength(1);
   });
 
+  it('makes a replay wait for what its answer rests on: it reports the stream\'s last position', async () => {
+    const store = new InstrumentedStore();
+    const executor = newExecutor(store);
+    await createCustomer(executor, 'cus_1');
+    const original = await entry(executor, 'cus_1', 'credit', 9, 'key-1');
+    const replay = await entry(executor, 'cus_1', 'credit', 9, 'key-1');
+    expect(replay.position).toBe(original.position);
+    // A fresh process loads the stream and still knows where it ends.
+    const reloaded = await entry(newExecutor(store), 'cus_1', 'credit', 9, 'key-1');
+    expect(reloaded.position).toBe(original.position);
+  });
+
   it('refuses a command on an unknown customer without writing', async () => {
     const store = new InstrumentedStore();
     const executor = newExecutor(store);

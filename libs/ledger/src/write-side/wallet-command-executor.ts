@@ -47,7 +47,7 @@ export interface Executed<R> {
 
 type Outcome<R> = (
   | { readonly kind: 'appended'; readonly result: R; readonly batch: AppendBatch }
-  | { readonly kind: 'unchanged'; readonly result: R; readonly settled: Promise<boolean> }
+  | { readonly kind: 'unchanged'; readonly result: R; readonly settled: Promise<boolean>; readonly lane: StreamLane }
   | { readonly kind: 'refused'; readonly error: DomainError; readonly settled: Promise<boolean> }
 ) & { readonly commandType: string };
 
@@ -128,8 +128,10 @@ export class WalletCommandExecutor {
           throw error;
         }
       case 'unchanged':
+        // Nothing new was written, but what the answer rests on (e.g. the original of a
+        // replayed key) may not have reached the read models yet: wait for the stream's end.
         return (await outcome.settled)
-          ? { ok: true, value: { result: outcome.result, position: null } }
+          ? { ok: true, value: { result: outcome.result, position: outcome.lane.lastPosition } }
           : { ok: false, error: new Error('decided on state that failed to store') };
       case 'refused':
         if (await outcome.settled) throw outcome.error;
@@ -154,7 +156,9 @@ export class WalletCommandExecutor {
       if (error instanceof DomainError) return { kind: 'refused', error, settled: lane.settled(), commandType };
       throw error;
     }
-    if (events.length === 0) return { kind: 'unchanged', result: resultOf(state, command), settled: lane.settled(), commandType };
+    if (events.length === 0) {
+      return { kind: 'unchanged', result: resultOf(state, command), settled: lane.settled(), lane, commandType };
+    }
     const next = evolveAll(state, events, this.decider);
     lane.state = next;
     const batch = lane.pending ?? (lane.pending = newBatch());
@@ -176,6 +180,7 @@ export class WalletCommandExecutor {
     this.appendWithRetry(lane.streamId, expected, batch).then(
       (result) => {
         lane.committedVersion += batch.events.length;
+        lane.lastPosition = result.lastPosition;
         lane.inFlight = null;
         batch.resolve(result);
         this.flush(lane);
@@ -191,6 +196,7 @@ export class WalletCommandExecutor {
     lane.pending = null;
     lane.state = null;
     lane.committedVersion = 0;
+    lane.lastPosition = null;
     batch.reject(error);
     pending?.reject(error);
   }
@@ -230,13 +236,16 @@ export class WalletCommandExecutor {
 
   private async load(lane: StreamLane): Promise<void> {
     let state = initialWalletState();
+    let lastPosition: number | null = null;
     for (;;) {
       const page = await this.store.readStream(lane.streamId, { fromRevision: state.version, maxCount: this.options.readPageSize });
       state = evolveAll(state, page.map(decodeWalletEvent), this.decider);
+      if (page.length > 0) lastPosition = page[page.length - 1].position;
       if (page.length < this.options.readPageSize) break;
     }
     lane.state = state;
     lane.committedVersion = state.version;
+    lane.lastPosition = lastPosition;
   }
 
   private evictIdleLanes(): void {
