@@ -21,7 +21,7 @@ describe(`projector processes with a lease (read models: ${READ_MODEL_BACKEND})`
     await server.close();
   });
 
-  function projector(name: string): ChildHandle {
+  function projector(): ChildHandle {
     const env: Record<string, string> = {
       DATA_DIR: server.dataDir,
       API_KEYS: 'sk_unused_by_projector:biz_x',
@@ -36,9 +36,9 @@ describe(`projector processes with a lease (read models: ${READ_MODEL_BACKEND})`
   }
 
   it('projects from one holder at a time, fails over on SIGKILL, and double-applies nothing', async () => {
-    const a = projector('a');
+    const a = projector();
     await a.waitForOutput(/holds the projection lease/, 20_000);
-    const b = projector('b');
+    const b = projector();
     await b.waitForOutput(/starting/, 20_000);
 
     const sdk = server.sdk();

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE, Reflector } from '@nestjs/core';
 import { LedgerModule, type LedgerConfig } from '../../../libs/ledger/src/index.js';
+import { AdminController } from './admin/admin.controller.js';
 import { CustomersController } from './customers/customers.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { ApiErrorFilter } from './http/api-error.filter.js';
@@ -15,7 +16,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [LedgerModule.forRoot(config)],
-      controllers: [CustomersController, WalletsController, HealthController],
+      controllers: [CustomersController, WalletsController, HealthController, AdminController],
       providers: [
         { provide: APP_FILTER, useClass: ApiErrorFilter },
         { provide: APP_PIPE, useClass: StrictValidationPipe },

@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, ValidateIf } from 'class-validator';
+import { IsEmail, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
 import { LIMITS } from '../http/limits.js';
-import { IsFlatStringMap, ToStrictInt } from '../http/validators.js';
+import { PageQueryDto } from '../http/page-query.dto.js';
+import { IsFlatStringMap } from '../http/validators.js';
 
 const PHONE = /^\+?[0-9][0-9 ()-]{2,31}$/;
 const METADATA_SCHEMA = { type: 'object', additionalProperties: { type: 'string' } } as const;
@@ -61,23 +62,7 @@ export class UpdateCustomerDto {
   metadata?: Record<string, string> | null;
 }
 
-export class ListCustomersQueryDto {
-  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: LIMITS.pageNumberMax, default: 0, description: '0-based page number' })
-  @IsOptional()
-  @ToStrictInt()
-  @IsInt()
-  @Min(0)
-  @Max(LIMITS.pageNumberMax)
-  page_number?: number;
-
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIMITS.pageSizeMax, default: LIMITS.pageSizeDefault })
-  @IsOptional()
-  @ToStrictInt()
-  @IsInt()
-  @Min(1)
-  @Max(LIMITS.pageSizeMax)
-  page_size?: number;
-
+export class ListCustomersQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ maxLength: LIMITS.emailLengthMax, description: 'Only customers with exactly this email' })
   @IsOptional()
   @IsString()

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { LIMITS } from '../http/limits.js';
-import { ToStrictInt } from '../http/validators.js';
+import { PageQueryDto } from '../http/page-query.dto.js';
 
 const CURRENCY = /^[A-Z]{3}$/;
 /** Printable ASCII only: keys end up in logs, metadata and comparisons byte for byte. */
@@ -38,23 +38,7 @@ export class CreateLedgerEntryDto {
   reason?: string | null;
 }
 
-export class ListLedgerEntriesQueryDto {
-  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: LIMITS.pageNumberMax, default: 0, description: '0-based page number' })
-  @IsOptional()
-  @ToStrictInt()
-  @IsInt()
-  @Min(0)
-  @Max(LIMITS.pageNumberMax)
-  page_number?: number;
-
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: LIMITS.pageSizeMax, default: LIMITS.pageSizeDefault })
-  @IsOptional()
-  @ToStrictInt()
-  @IsInt()
-  @Min(1)
-  @Max(LIMITS.pageSizeMax)
-  page_size?: number;
-
+export class ListLedgerEntriesQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ example: 'USD', pattern: CURRENCY.source })
   @IsOptional()
   @IsString()

@@ -35,13 +35,13 @@ export function openLogHead(config: LedgerConfig, eventStore: EventStore): LogHe
   return scanningLogHead(eventStore);
 }
 
-export function scanningLogHead(eventStore: EventStore): LogHead {
+export function scanningLogHead(eventStore: EventStore, max: number = LOG_SCAN_MAX): LogHead {
   return {
     async countAfter(after) {
       let count = 0;
       let position = after;
-      while (count < LOG_SCAN_MAX) {
-        const events = await eventStore.readAll({ after: position, maxCount: 10_000 });
+      while (count < max) {
+        const events = await eventStore.readAll({ after: position, maxCount: Math.min(10_000, max - count) });
         if (events.length === 0) break;
         count += events.length;
         position = events[events.length - 1].position;

@@ -55,7 +55,6 @@ function newExecutor(store: EventStore) {
   });
 }
 
-const balanceOf = (currency: string) => (state: WalletState) => state.wallets.get(currency)?.balanceMinor ?? 0;
 
 async function createCustomer(executor: WalletCommandExecutor, customerId: string) {
   await executor.execute(
