@@ -6,7 +6,6 @@ import {
   type DeciderConfig,
   type RecordLedgerEntry,
   type WalletCommand,
-  type WalletState,
 } from '../../../domain/src/index.js';
 import { InMemoryEventStore } from '../../../event-store/src/in-memory/in-memory-event-store.js';
 import {
