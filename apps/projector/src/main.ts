@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
-import { hostname } from 'node:os';
 import {
   ConfigError,
   ProjectorRunner,
+  leaseOwnerName,
   WalletProjector,
   describeBackends,
   loadLedgerConfig,
@@ -30,7 +30,7 @@ async function main(config: LedgerConfig): Promise<void> {
   };
   const projector = new WalletProjector(eventStore, readModels, { batchSizeMax: 500, restartDelayMs: 1000, log });
   const runner = new ProjectorRunner(projector, lease, {
-    owner: `projector-${hostname()}-${process.pid}`,
+    owner: leaseOwnerName('projector'),
     leaseTtlMs: config.projectorLeaseTtlMs,
     leaseRenewMs: config.projectorLeaseRenewMs,
     log,

@@ -3,10 +3,9 @@ import { CqrsModule } from '@nestjs/cqrs';
 import type { DeciderConfig } from '../../domain/src/index.js';
 import type { EventStore } from '../../event-store/src/event-store.port.js';
 import type { ReadModelStore } from '../../read-models/src/read-model.port.js';
-import { hostname } from 'node:os';
 import type { ProjectionLease } from '../../read-models/src/projection-lease.port.js';
 import { openEventStore, openProjectionLease, openReadModels } from './backends.js';
-import { ProjectorRunner } from './read-side/projector-runner.js';
+import { ProjectorRunner, leaseOwnerName } from './read-side/projector-runner.js';
 import { LedgerMetrics } from './observability/ledger-metrics.js';
 import { CreateCustomerHandler } from './create-customer/create-customer.handler.js';
 import { CreateLedgerEntryHandler } from './create-ledger-entry/create-ledger-entry.handler.js';
@@ -131,7 +130,7 @@ export class LedgerModule {
           inject: [WALLET_PROJECTOR, PROJECTION_LEASE],
           useFactory: (projector: WalletProjector, lease: ProjectionLease) =>
             new ProjectorRunner(projector, lease, {
-              owner: `api-${hostname()}-${process.pid}`,
+              owner: leaseOwnerName('api'),
               leaseTtlMs: config.projectorLeaseTtlMs,
               leaseRenewMs: config.projectorLeaseRenewMs,
               log: (level, message, error) => (level === 'info' ? logger.log(message) : logger.warn(`${message} ${String(error ?? '')}`)),

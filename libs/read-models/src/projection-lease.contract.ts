@@ -67,6 +67,14 @@ export function projectionLeaseContract(
       expect(await b.tryAcquire('b', TTL_MS)).toBe(true);
     });
 
+    it('hands a live lease over at once when its holder is known dead, and only then', async () => {
+      const [a, b] = [await harness.lease(), await harness.lease()];
+      expect(await a.tryAcquire('a', TTL_MS)).toBe(true);
+      expect(await b.tryAcquire('b', TTL_MS, () => false)).toBe(false);
+      expect(await b.tryAcquire('b', TTL_MS, (holder) => holder === 'a')).toBe(true);
+      expect(await a.tryAcquire('a', TTL_MS)).toBe(false);
+    });
+
     it('frees the lease on release by its holder, and ignores a release by anyone else', async () => {
       const [a, b] = [await harness.lease(), await harness.lease()];
       expect(await a.tryAcquire('a', TTL_MS)).toBe(true);

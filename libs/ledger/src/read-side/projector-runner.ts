@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { ProjectionLease } from '../../../read-models/src/projection-lease.port.js';
 import type { WalletProjector } from './wallet-projector.js';
 
@@ -7,6 +8,27 @@ export interface ProjectorRunnerOptions {
   /** How often the holder renews and a stand-by retries; well inside the TTL. */
   readonly leaseRenewMs: number;
   readonly log: (level: 'info' | 'warn' | 'error', message: string, error?: unknown) => void;
+  /** Whether a lease holder is known to be dead; by default, a process of this host whose pid is gone. */
+  readonly holderIsDead?: (holder: string) => boolean;
+}
+
+/** Owner names look like `<role>-<hostname>-<pid>`, so a restart on the same host can recognise its dead predecessor. */
+export function leaseOwnerName(role: string): string {
+  return `${role}-${hostname()}-${process.pid}`;
+}
+
+/** A holder on this host whose process no longer exists. A recycled pid reads as alive: the safe side. */
+export function isDeadLocalProcess(holder: string): boolean {
+  const match = /^[a-z]+-(.+)-(\d+)$/.exec(holder);
+  if (match === null || match[1] !== hostname()) return false;
+  const pid = Number(match[2]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /**
@@ -58,7 +80,7 @@ export class ProjectorRunner {
   private async renew(): Promise<void> {
     let held = false;
     try {
-      held = await this.lease.tryAcquire(this.options.owner, this.options.leaseTtlMs);
+      held = await this.lease.tryAcquire(this.options.owner, this.options.leaseTtlMs, this.options.holderIsDead ?? isDeadLocalProcess);
     } catch (error) {
       this.options.log('error', 'lease renewal failed', error);
     }

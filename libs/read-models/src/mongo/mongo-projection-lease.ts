@@ -35,9 +35,17 @@ export class MongoProjectionLease implements ProjectionLease {
     this.leases = options.db.collection<LeaseDoc>('projection_leases');
   }
 
-  async tryAcquire(owner: string, ttlMs: number): Promise<boolean> {
+  async tryAcquire(owner: string, ttlMs: number, holderIsDead?: (holder: string) => boolean): Promise<boolean> {
     const nowMs = this.options.clock();
     const _id = this.options.projectionName;
+    if (holderIsDead !== undefined) {
+      const current = await this.leases.findOne({ _id });
+      if (current !== null && current.owner !== owner && holderIsDead(current.owner)) {
+        // Conditional on the dead holder's name, so a live contender that got there first wins.
+        const taken = await this.leases.updateOne({ _id, owner: current.owner }, { $set: { owner, expiresAtMs: nowMs + ttlMs } });
+        if (taken.modifiedCount === 1) return true;
+      }
+    }
     try {
       const doc = await this.leases.findOneAndUpdate(
         { _id, $or: [{ owner }, { expiresAtMs: { $lt: nowMs } }] },

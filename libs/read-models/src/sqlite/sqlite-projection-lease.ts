@@ -20,6 +20,8 @@ export class SqliteProjectionLease implements ProjectionLease {
   private readonly db: Database.Database;
   private readonly acquire: Database.Statement;
   private readonly remove: Database.Statement;
+  private readonly holder: Database.Statement;
+  private readonly takeFromDead: Database.Statement;
 
   constructor(private readonly options: SqliteProjectionLeaseOptions) {
     this.db = new Database(options.filename);
@@ -34,10 +36,22 @@ export class SqliteProjectionLease implements ProjectionLease {
        WHERE projection_leases.owner = excluded.owner OR projection_leases.expires_at_ms < @nowMs`,
     );
     this.remove = this.db.prepare('DELETE FROM projection_leases WHERE name = ? AND owner = ?');
+    this.holder = this.db.prepare('SELECT owner FROM projection_leases WHERE name = ?');
+    // Compare-and-set on the dead holder's name: if anyone else got there first, nothing changes.
+    this.takeFromDead = this.db.prepare(
+      'UPDATE projection_leases SET owner = @owner, expires_at_ms = @expiresAtMs WHERE name = @name AND owner = @dead',
+    );
   }
 
-  async tryAcquire(owner: string, ttlMs: number): Promise<boolean> {
+  async tryAcquire(owner: string, ttlMs: number, holderIsDead?: (holder: string) => boolean): Promise<boolean> {
     const nowMs = this.options.clock();
+    if (holderIsDead !== undefined) {
+      const row = this.holder.get(this.options.projectionName) as { owner: string } | undefined;
+      if (row !== undefined && row.owner !== owner && holderIsDead(row.owner)) {
+        const taken = this.takeFromDead.run({ name: this.options.projectionName, owner, expiresAtMs: nowMs + ttlMs, dead: row.owner });
+        if (taken.changes === 1) return true;
+      }
+    }
     // A refused upsert (held and live) changes no row.
     const result = this.acquire.run({ name: this.options.projectionName, owner, expiresAtMs: nowMs + ttlMs, nowMs });
     return result.changes === 1;

@@ -49,6 +49,33 @@ interface EntryRow {
   event_position?: number | null;
 }
 
+/** A customer's counters as a batch moves them, loaded once per batch. */
+interface CustomerCursor {
+  revision: number;
+  entryCount: number;
+  dirty: boolean;
+}
+
+/** A wallet as a batch moves it, loaded once per batch. */
+interface WalletCursor {
+  readonly customerId: string;
+  readonly currency: string;
+  entryCount: number;
+  balanceMinor: number;
+  updatedAt: string;
+  dirty: boolean;
+}
+
+/**
+ * What one batch has loaded and changed. The batch runs in one IMMEDIATE transaction, so
+ * what it loaded cannot change under it: counters are read once per customer and wallet
+ * and written once at the end, instead of a read and two writes per event.
+ */
+interface BatchCursors {
+  readonly customers: Map<string, CustomerCursor>;
+  readonly wallets: Map<string, WalletCursor>;
+}
+
 interface WalletRow {
   customer_id: string;
   currency: string;
@@ -106,10 +133,12 @@ export class SqliteReadModelStore implements ReadModelStore {
     if (events.length === 0) return;
     this.db.transaction(() => {
       const checkpoint = this.checkpointSync() ?? 0;
+      const batch: BatchCursors = { customers: new Map(), wallets: new Map() };
       for (const event of events) {
         if (event.position <= checkpoint) continue;
-        this.applyOp(projectEvent(event));
+        this.applyOp(projectEvent(event), batch);
       }
+      this.writeCursors(batch);
       const last = events[events.length - 1].position;
       if (last > checkpoint) this.sql.saveCheckpoint.run(this.projectionName, last);
     }).immediate();
@@ -172,19 +201,21 @@ export class SqliteReadModelStore implements ReadModelStore {
     }).immediate();
   }
 
-  private applyOp(op: ProjectionOp): void {
+  private applyOp(op: ProjectionOp, batch: BatchCursors): void {
     if (op.kind === 'customer.create') {
-      this.createCustomer(op);
+      this.createCustomer(op, batch);
       return;
     }
     const customerId = op.kind === 'entry.add' ? op.entry.customerId : op.customerId;
-    const customer = this.sql.customer.get(customerId) as CustomerRow | undefined;
+    const cursor = this.customerCursor(customerId, batch);
     // Guard: every row of a customer comes from its own stream, so the stream revision orders them.
-    if (customer === undefined || op.revision <= customer.revision) return;
-    this.sql.customerRevision.run(op.revision, customerId);
+    if (cursor === undefined || op.revision <= cursor.revision) return;
+    cursor.revision = op.revision;
+    cursor.dirty = true;
     switch (op.kind) {
       case 'customer.update': {
         const c = op.changes;
+        const customer = this.sql.customer.get(customerId) as CustomerRow;
         this.sql.updateCustomer.run(
           c.email ?? customer.email,
           c.name ?? customer.name,
@@ -198,33 +229,72 @@ export class SqliteReadModelStore implements ReadModelStore {
         this.sql.openWallet.run(customerId, op.currency, op.openedAt, op.openedAt);
         return;
       case 'entry.add':
-        this.addEntry(op.entry, customer.entry_count + 1);
+        this.addEntry(op.entry, cursor, batch);
         return;
     }
   }
 
-  private createCustomer(op: Extract<ProjectionOp, { kind: 'customer.create' }>): void {
+  private customerCursor(customerId: string, batch: BatchCursors): CustomerCursor | undefined {
+    let cursor = batch.customers.get(customerId);
+    if (cursor === undefined) {
+      const row = this.sql.customerCounters.get(customerId) as { revision: number; entry_count: number } | undefined;
+      if (row === undefined) return undefined;
+      cursor = { revision: row.revision, entryCount: row.entry_count, dirty: false };
+      batch.customers.set(customerId, cursor);
+    }
+    return cursor;
+  }
+
+  private createCustomer(op: Extract<ProjectionOp, { kind: 'customer.create' }>, batch: BatchCursors): void {
     const c = op.customer;
-    if (this.sql.customer.get(c.customerId) !== undefined) return;
+    if (this.customerCursor(c.customerId, batch) !== undefined) return;
     this.sql.bumpBusiness.run(c.businessId);
     const { customer_count } = this.sql.business.get(c.businessId) as { customer_count: number };
     this.sql.insertCustomer.run(
       c.customerId, c.businessId, c.email, c.name, c.phoneNumber, JSON.stringify(c.metadata), c.createdAt,
       op.revision, customer_count,
     );
+    batch.customers.set(c.customerId, { revision: op.revision, entryCount: 0, dirty: false });
   }
 
-  private addEntry(e: LedgerEntryView, customerSeq: number): void {
-    this.sql.openWallet.run(e.customerId, e.currency, e.createdAt, e.createdAt);
-    const wallet = this.sql.wallet.get(e.customerId, e.currency) as WalletRow;
+  private addEntry(e: LedgerEntryView, customer: CustomerCursor, batch: BatchCursors): void {
+    const key = `${e.customerId}\u0000${e.currency}`;
+    let wallet = batch.wallets.get(key);
+    if (wallet === undefined) {
+      const row = this.sql.walletCounters.get(e.customerId, e.currency) as Pick<WalletRow, 'entry_count' | 'balance_minor' | 'updated_at'> | undefined;
+      // As ever, an entry for a wallet never opened opens it.
+      if (row === undefined) this.sql.openWallet.run(e.customerId, e.currency, e.createdAt, e.createdAt);
+      wallet = {
+        customerId: e.customerId,
+        currency: e.currency,
+        entryCount: row?.entry_count ?? 0,
+        balanceMinor: row?.balance_minor ?? 0,
+        updatedAt: row?.updated_at ?? e.createdAt,
+        dirty: false,
+      };
+      batch.wallets.set(key, wallet);
+    }
+    customer.entryCount += 1;
+    wallet.entryCount += 1;
     const values = [
       e.id, e.customerId, e.businessId, e.currency, e.amountMinor, e.isCredit ? 1 : 0,
-      e.beforeBalanceMinor, e.afterBalanceMinor, e.reason, e.createdAt, customerSeq, wallet.entry_count + 1,
+      e.beforeBalanceMinor, e.afterBalanceMinor, e.reason, e.createdAt, customer.entryCount, wallet.entryCount,
     ];
     if (this.layout >= 2) values.push(e.eventPosition ?? null);
     this.sql.insertEntry.run(values);
-    this.sql.walletBalance.run(e.afterBalanceMinor, e.createdAt, e.customerId, e.currency);
-    this.sql.customerEntryCount.run(customerSeq, e.customerId);
+    wallet.balanceMinor = e.afterBalanceMinor;
+    wallet.updatedAt = e.createdAt;
+    wallet.dirty = true;
+  }
+
+  /** Writes the counters and balances a batch moved, once each. */
+  private writeCursors(batch: BatchCursors): void {
+    for (const [customerId, c] of batch.customers) {
+      if (c.dirty) this.sql.saveCustomerCounters.run(c.revision, c.entryCount, customerId);
+    }
+    for (const w of batch.wallets.values()) {
+      if (w.dirty) this.sql.saveWallet.run(w.balanceMinor, w.updatedAt, w.entryCount, w.customerId, w.currency);
+    }
   }
 
   /** The layout of this version's existing entries table, or null when it does not exist yet. */
@@ -255,7 +325,7 @@ export class SqliteReadModelStore implements ReadModelStore {
         id TEXT NOT NULL, business_id TEXT NOT NULL, currency TEXT NOT NULL, amount_minor INTEGER NOT NULL,
         is_credit INTEGER NOT NULL, before_balance_minor INTEGER NOT NULL, after_balance_minor INTEGER NOT NULL,
         reason TEXT, created_at TEXT NOT NULL,${layout2 ? ' event_position INTEGER,' : ''}
-        PRIMARY KEY (customer_id, customer_seq));
+        PRIMARY KEY (customer_id, customer_seq))${layout2 ? " WITHOUT ROWID" : ""};
       CREATE UNIQUE INDEX IF NOT EXISTS ${entries}_currency_seq ON ${entries} (customer_id, currency, currency_seq);
       ${layout2 ? `CREATE INDEX IF NOT EXISTS ${entries}_event_position ON ${entries} (event_position);` : ''}
     `);
@@ -282,8 +352,8 @@ export class SqliteReadModelStore implements ReadModelStore {
       updateCustomer: q(
         `UPDATE ${customers} SET email = ?, name = ?, phone_number = ?, metadata = ? WHERE customer_id = ?`,
       ),
-      customerRevision: q(`UPDATE ${customers} SET revision = ? WHERE customer_id = ?`),
-      customerEntryCount: q(`UPDATE ${customers} SET entry_count = ? WHERE customer_id = ?`),
+      customerCounters: q(`SELECT revision, entry_count FROM ${customers} WHERE customer_id = ?`),
+      saveCustomerCounters: q(`UPDATE ${customers} SET revision = ?, entry_count = ? WHERE customer_id = ?`),
       customersPage: q(
         `SELECT * FROM ${customers} WHERE business_id = ? AND business_seq <= ? ORDER BY business_seq DESC LIMIT ?`,
       ),
@@ -296,9 +366,9 @@ export class SqliteReadModelStore implements ReadModelStore {
       ),
       wallet: q(`SELECT * FROM ${wallets} WHERE customer_id = ? AND currency = ?`),
       wallets: q(`SELECT * FROM ${wallets} WHERE customer_id = ? ORDER BY currency`),
-      walletBalance: q(
-        `UPDATE ${wallets} SET balance_minor = ?, updated_at = ?, entry_count = entry_count + 1
-         WHERE customer_id = ? AND currency = ?`,
+      walletCounters: q(`SELECT entry_count, balance_minor, updated_at FROM ${wallets} WHERE customer_id = ? AND currency = ?`),
+      saveWallet: q(
+        `UPDATE ${wallets} SET balance_minor = ?, updated_at = ?, entry_count = ? WHERE customer_id = ? AND currency = ?`,
       ),
       insertEntry: q(
         this.layout >= 2
@@ -358,5 +428,6 @@ function toEntry(row: EntryRow): LedgerEntryView {
     createdAt: row.created_at,
   };
   // Layout 2 and later only: older versions have no such column.
-  return row.event_position == null ? entry : { ...entry, eventPosition: row.event_position };
+  if (row.event_position != null) (entry as { eventPosition?: number }).eventPosition = row.event_position;
+  return entry;
 }
