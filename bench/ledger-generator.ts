@@ -55,8 +55,14 @@ export async function generateLedger(store: EventStore, options: GenerateOptions
     const now = new Date(clock).toISOString();
     if (state.customer === null) {
       return {
-        type: 'CreateCustomer', customerId, businessId: options.businessId, email: `${customerId}@example.com`,
-        name: `Customer ${customerId.slice(-4)}`, phoneNumber: random() < 0.5 ? '+15550100' : null, metadata: { plan: random() < 0.5 ? 'pro' : 'free' }, now,
+        type: 'CreateCustomer',
+        customerId,
+        businessId: options.businessId,
+        email: `${customerId}@example.com`,
+        name: `Customer ${customerId.slice(-4)}`,
+        phoneNumber: random() < 0.5 ? '+15550100' : null,
+        metadata: { plan: random() < 0.5 ? 'pro' : 'free' },
+        now,
       };
     }
     const currency = random() < 0.7 ? 'USD' : 'INR';
@@ -65,10 +71,16 @@ export async function generateLedger(store: EventStore, options: GenerateOptions
     const amountMinor = debit ? 1 + Math.floor(random() * balance) : 100 + Math.floor(random() * 100_000);
     entrySeq += 1;
     return {
-      type: 'RecordLedgerEntry', customerId, businessId: options.businessId, entryId: `wle_gen${entrySeq.toString(16).padStart(10, '0')}`,
-      direction: debit ? 'debit' : 'credit', currency, amountMinor,
+      type: 'RecordLedgerEntry',
+      customerId,
+      businessId: options.businessId,
+      entryId: `wle_gen${entrySeq.toString(16).padStart(10, '0')}`,
+      direction: debit ? 'debit' : 'credit',
+      currency,
+      amountMinor,
       reason: random() < 0.5 ? (debit ? 'api usage' : 'top-up') : null,
-      idempotencyKey: random() < 0.3 ? `idem-${entrySeq}` : null, now,
+      idempotencyKey: random() < 0.3 ? `idem-${entrySeq}` : null,
+      now,
     };
   };
 

@@ -23,7 +23,7 @@ import { generateLedger } from './ledger-generator.js';
  * over a generated log, then the live latency from a committed append to the moment the
  * Mongo read model shows it. Runs only when MONGODB_URL is set (CI: FerretDB).
  */
-const CATCH_UP_EVENTS = Number(process.env.BENCH_MONGO_EVENTS ?? 2_000);
+const CATCH_UP_EVENTS = Number(process.env.BENCH_MONGO_EVENTS ?? 600);
 /** FerretDB has been seen to stall on larger collections; report what was projected by then. */
 const CATCH_UP_DEADLINE_MS = Number(process.env.BENCH_MONGO_DEADLINE_MS ?? 90_000);
 // FerretDB (SQLite handler) scans whole collections for most filters, so large bulk writes get slow there.

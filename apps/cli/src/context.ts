@@ -4,7 +4,11 @@ import type { EventStore } from '../../../libs/event-store/src/event-store.port.
 import { describeBackends, openEventStore } from '../../../libs/ledger/src/backends.js';
 import { ConfigError, loadLedgerConfig, type LedgerConfig } from '../../../libs/ledger/src/ledger-config.js';
 import { openLogHead, type LogHead } from '../../../libs/ledger/src/projections/log-head.js';
-import { openReadModelBackend, type ReadModelBackend, type VersionStore } from '../../../libs/ledger/src/projections/read-model-backend.js';
+import {
+  openReadModelBackend,
+  type ReadModelBackend,
+  type VersionStore,
+} from '../../../libs/ledger/src/projections/read-model-backend.js';
 import { WALLET_PROJECTION } from '../../../libs/read-models/src/read-model.port.js';
 import { UsageError } from './io.js';
 

@@ -29,7 +29,8 @@ export class AdminKeyGuard implements CanActivate {
     if (key === null) throw new UnauthorizedError('Send an admin key as "Authorization: Bearer <key>".');
     const digest = sha256(key);
     if (this.admin.has(digest)) return true;
-    if (this.business.has(digest)) throw new ForbiddenException('This is a business API key; admin routes need an ADMIN_API_KEYS key.');
+    if (this.business.has(digest))
+      throw new ForbiddenException('This is a business API key; admin routes need an ADMIN_API_KEYS key.');
     throw new UnauthorizedError('The admin key is not valid.');
   }
 }

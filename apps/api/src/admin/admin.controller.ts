@@ -50,7 +50,8 @@ export class AdminController {
       },
       customerId,
     );
-    if (report.totals.events === 0 && report.ok) throw new DomainError('CUSTOMER_NOT_FOUND', `Customer ${customerId} was not found.`);
+    if (report.totals.events === 0 && report.ok)
+      throw new DomainError('CUSTOMER_NOT_FOUND', `Customer ${customerId} was not found.`);
     return report;
   }
 }

@@ -42,8 +42,12 @@ export async function auditCommand(argv: readonly string[], io: CliIo, context: 
 export function printReport(io: CliIo, report: AuditReport, description: string): void {
   const out = io.stdout;
   const scope = report.scope === 'all' ? 'all customers' : `customer ${report.scope.customerId}`;
-  line(out, `audit of ${scope}: read models wallet v${report.readModelVersion} at checkpoint ${report.checkpoint ?? 'none'} (${description})`);
-  if (report.lag > 0) line(out, `note: ${count(report.lag)} event(s) after the checkpoint are not projected yet and were not audited`);
+  line(
+    out,
+    `audit of ${scope}: read models wallet v${report.readModelVersion} at checkpoint ${report.checkpoint ?? 'none'} (${description})`,
+  );
+  if (report.lag > 0)
+    line(out, `note: ${count(report.lag)} event(s) after the checkpoint are not projected yet and were not audited`);
   for (const d of report.discrepancies) line(out, formatDiscrepancy(d));
   const t = report.totals;
   line(out, `customers: ${count(t.customers)}  events: ${count(t.events)}  ledger entries: ${count(t.entries)}`);

@@ -89,14 +89,21 @@ async function statusCommand(argv: readonly string[], io: CliIo, context: () => 
 async function rebuildCommand(argv: readonly string[], io: CliIo, context: () => CliContext): Promise<number> {
   const args = parse(
     argv,
-    { name: { type: 'string' }, 'keep-old': { type: 'boolean' }, 'batch-size': { type: 'string' }, 'drop-after': { type: 'string' } },
+    {
+      name: { type: 'string' },
+      'keep-old': { type: 'boolean' },
+      'batch-size': { type: 'string' },
+      'drop-after': { type: 'string' },
+    },
     REBUILD_HELP,
     io,
   );
   if (args === 'help') return EXIT.ok;
   const name = args.values.name ?? WALLET_PROJECTION.name;
   if (name !== WALLET_PROJECTION.name || args.positionals.length > 0) {
-    io.stderr.write(`${name !== WALLET_PROJECTION.name ? `unknown projection "${name}"` : 'rebuild takes no positional arguments'}\n\n${REBUILD_HELP}\n`);
+    io.stderr.write(
+      `${name !== WALLET_PROJECTION.name ? `unknown projection "${name}"` : 'rebuild takes no positional arguments'}\n\n${REBUILD_HELP}\n`,
+    );
     return EXIT.usage;
   }
   const batchSize = args.values['batch-size'] === undefined ? undefined : Number(args.values['batch-size']);
@@ -155,7 +162,9 @@ class ProgressReporter {
     if (tty) {
       const width = 30;
       const filled = Math.round(fraction * width);
-      this.out.write(`\r\x1b[2Kv${p.version} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${stats}`);
+      this.out.write(
+        `\r\x1b[2Kv${p.version} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${stats}`,
+      );
       this.drawn = true;
     } else {
       line(this.out, `rebuild v${p.version}: ${stats} (${(fraction * 100).toFixed(0)}%)`);

@@ -100,6 +100,7 @@ function ledgerEntryV1ToV2(data: unknown, type: string): LedgerEntryData {
 }
 
 function asRecord(data: unknown, type: string): Record<string, unknown> {
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new EventUpcastError(type, 1, 'data is not an object');
+  if (typeof data !== 'object' || data === null || Array.isArray(data))
+    throw new EventUpcastError(type, 1, 'data is not an object');
   return data as Record<string, unknown>;
 }

@@ -74,7 +74,8 @@ export async function auditOneCustomer(deps: AuditDeps, customerId: string, opti
   const lag = deps.logHead === undefined ? 0 : await deps.logHead.countAfter(result.checkpoint);
   const snapshotTotals: CurrencyTotals = {};
   if (result.businessId !== null) {
-    for (const wallet of await deps.readModels.listWallets(customerId)) addTo(snapshotTotals, wallet.currency, wallet.balanceMinor);
+    for (const wallet of await deps.readModels.listWallets(customerId))
+      addTo(snapshotTotals, wallet.currency, wallet.balanceMinor);
   }
   return report({
     scope: { customerId },
@@ -109,7 +110,10 @@ export async function auditLedger(deps: AuditDeps, options: AuditOptions = {}): 
   let events = 0;
   let after: number | null = null;
   while (checkpoint !== null) {
-    const batch = await deps.eventStore.readAll({ after, maxCount: batchSize });
+    const batch: RecordedEvent[] =
+      deps.logHead !== undefined
+        ? await deps.logHead.read(after, batchSize)
+        : await deps.eventStore.readAll({ after, maxCount: batchSize });
     if (batch.length === 0) break;
     let reachedCheckpoint = false;
     for (const event of batch) {

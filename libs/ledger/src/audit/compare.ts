@@ -13,7 +13,11 @@ export interface ReadModelSnapshot {
 export const ENTRY_PAGE_SIZE = 1000;
 
 /** Reads one customer through the ReadModelStore port (every page of its history). */
-export async function readSnapshot(readModels: ReadModelStore, customerId: string, businessId: string | null): Promise<ReadModelSnapshot> {
+export async function readSnapshot(
+  readModels: ReadModelStore,
+  customerId: string,
+  businessId: string | null,
+): Promise<ReadModelSnapshot> {
   const customer = businessId === null ? null : await readModels.findCustomer(businessId, customerId);
   const wallets = await readModels.listWallets(customerId);
   const newestFirst: LedgerEntryView[] = [];
@@ -34,7 +38,8 @@ export function snapshotMatches(expected: CustomerReplay, actual: ReadModelSnaps
   const byCurrency = new Map(actual.wallets.map((w) => [w.currency, w]));
   for (const w of wallets) {
     const a = byCurrency.get(w.currency);
-    if (a === undefined || a.balanceMinor !== w.balanceMinor || a.createdAt !== w.createdAt || a.updatedAt !== w.updatedAt) return false;
+    if (a === undefined || a.balanceMinor !== w.balanceMinor || a.createdAt !== w.createdAt || a.updatedAt !== w.updatedAt)
+      return false;
   }
   if (actual.entries.length !== expected.entryCount) return false;
   const digest = new EntryDigest();
@@ -83,16 +88,35 @@ function compareProfile(expected: CustomerReplay, actual: CustomerView | null, a
   const profile = expected.profile;
   if (profile === null && actual === null) return;
   if (profile === null) {
-    add({ currency: null, kind: 'customer.unexpected', expected: null, actual, message: 'the read models show a customer the events never created' });
+    add({
+      currency: null,
+      kind: 'customer.unexpected',
+      expected: null,
+      actual,
+      message: 'the read models show a customer the events never created',
+    });
     return;
   }
   if (actual === null) {
-    add({ currency: null, kind: 'customer.missing', expected: profile, actual: null, message: 'the customer is missing from the read models' });
+    add({
+      currency: null,
+      kind: 'customer.missing',
+      expected: profile,
+      actual: null,
+      message: 'the customer is missing from the read models',
+    });
     return;
   }
   for (const [field, value] of profileFields(profile)) {
     if (!same(value, actual[field])) {
-      add({ currency: null, kind: 'customer.mismatch', field, expected: value, actual: actual[field], message: `customer ${field} differs` });
+      add({
+        currency: null,
+        kind: 'customer.mismatch',
+        field,
+        expected: value,
+        actual: actual[field],
+        message: `customer ${field} differs`,
+      });
     }
   }
 }
@@ -103,7 +127,14 @@ function compareWallets(expected: CustomerReplay, actual: readonly WalletView[],
     const a = remaining.get(w.currency);
     remaining.delete(w.currency);
     if (a === undefined) {
-      add({ currency: w.currency, kind: 'wallet.missing', field: 'balance', expected: w.balanceMinor, actual: null, message: `the ${w.currency} wallet is missing` });
+      add({
+        currency: w.currency,
+        kind: 'wallet.missing',
+        field: 'balance',
+        expected: w.balanceMinor,
+        actual: null,
+        message: `the ${w.currency} wallet is missing`,
+      });
       continue;
     }
     if (a.balanceMinor !== w.balanceMinor) {
@@ -118,16 +149,39 @@ function compareWallets(expected: CustomerReplay, actual: readonly WalletView[],
     }
     for (const field of ['createdAt', 'updatedAt'] as const) {
       if (a[field] !== w[field]) {
-        add({ currency: w.currency, kind: 'wallet.mismatch', field, expected: w[field], actual: a[field], message: `${w.currency} wallet ${field} differs` });
+        add({
+          currency: w.currency,
+          kind: 'wallet.mismatch',
+          field,
+          expected: w[field],
+          actual: a[field],
+          message: `${w.currency} wallet ${field} differs`,
+        });
       }
     }
   }
   for (const a of remaining.values()) {
-    add({ currency: a.currency, kind: 'wallet.unexpected', field: 'balance', expected: null, actual: a.balanceMinor, message: `the read models show a ${a.currency} wallet the events never opened` });
+    add({
+      currency: a.currency,
+      kind: 'wallet.unexpected',
+      field: 'balance',
+      expected: null,
+      actual: a.balanceMinor,
+      message: `the read models show a ${a.currency} wallet the events never opened`,
+    });
   }
 }
 
-const ENTRY_FIELDS = ['businessId', 'currency', 'amountMinor', 'isCredit', 'beforeBalanceMinor', 'afterBalanceMinor', 'reason', 'createdAt'] as const;
+const ENTRY_FIELDS = [
+  'businessId',
+  'currency',
+  'amountMinor',
+  'isCredit',
+  'beforeBalanceMinor',
+  'afterBalanceMinor',
+  'reason',
+  'createdAt',
+] as const;
 
 /** Entries are matched by id, so one missing entry is reported once rather than shifting every later one. */
 function compareEntries(expected: readonly LedgerEntryView[], actual: readonly LedgerEntryView[], add: Add): void {
@@ -136,26 +190,63 @@ function compareEntries(expected: readonly LedgerEntryView[], actual: readonly L
   for (const e of expected) {
     const match = byId.get(e.id);
     if (match === undefined) {
-      add({ currency: e.currency, kind: 'entry.missing', entryId: e.id, expected: e, actual: null, message: `entry ${e.id} is missing from the history` });
+      add({
+        currency: e.currency,
+        kind: 'entry.missing',
+        entryId: e.id,
+        expected: e,
+        actual: null,
+        message: `entry ${e.id} is missing from the history`,
+      });
       continue;
     }
     byId.delete(e.id);
     const a = match.entry;
     for (const field of ENTRY_FIELDS) {
       if (a[field] !== e[field]) {
-        add({ currency: e.currency, kind: 'entry.mismatch', entryId: e.id, field, expected: e[field], actual: a[field], message: `entry ${e.id} ${field} differs` });
+        add({
+          currency: e.currency,
+          kind: 'entry.mismatch',
+          entryId: e.id,
+          field,
+          expected: e[field],
+          actual: a[field],
+          message: `entry ${e.id} ${field} differs`,
+        });
       }
     }
     if (a.eventPosition !== undefined && a.eventPosition !== e.eventPosition) {
-      add({ currency: e.currency, kind: 'entry.mismatch', entryId: e.id, field: 'eventPosition', expected: e.eventPosition, actual: a.eventPosition, message: `entry ${e.id} eventPosition differs` });
+      add({
+        currency: e.currency,
+        kind: 'entry.mismatch',
+        entryId: e.id,
+        field: 'eventPosition',
+        expected: e.eventPosition,
+        actual: a.eventPosition,
+        message: `entry ${e.id} eventPosition differs`,
+      });
     }
     if (match.index < lastIndex) {
-      add({ currency: e.currency, kind: 'entry.order', entryId: e.id, expected: 'after the entry before it', actual: `history position ${match.index}`, message: `entry ${e.id} is out of order in the history` });
+      add({
+        currency: e.currency,
+        kind: 'entry.order',
+        entryId: e.id,
+        expected: 'after the entry before it',
+        actual: `history position ${match.index}`,
+        message: `entry ${e.id} is out of order in the history`,
+      });
     }
     lastIndex = Math.max(lastIndex, match.index);
   }
   for (const { entry } of byId.values()) {
-    add({ currency: entry.currency, kind: 'entry.unexpected', entryId: entry.id, expected: null, actual: entry, message: `the history shows entry ${entry.id} that no event recorded` });
+    add({
+      currency: entry.currency,
+      kind: 'entry.unexpected',
+      entryId: entry.id,
+      expected: null,
+      actual: entry,
+      message: `the history shows entry ${entry.id} that no event recorded`,
+    });
   }
 }
 

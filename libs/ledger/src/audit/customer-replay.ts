@@ -76,7 +76,10 @@ export class CustomerReplay {
     try {
       event = decodeWalletEvent(recorded);
     } catch (error) {
-      this.fail(recorded, `cannot decode ${recorded.type} v${recorded.schemaVersion} at revision ${recorded.revision}: ${message(error)}`);
+      this.fail(
+        recorded,
+        `cannot decode ${recorded.type} v${recorded.schemaVersion} at revision ${recorded.revision}: ${message(error)}`,
+      );
       return;
     }
     if (recorded.revision !== this.state.version) {

@@ -11,9 +11,21 @@ export class EntryDigest {
   private b = 0x2f2b5a1d;
   private positions = 0x9e3779b9;
 
-  addEntry(entry: LedgerEntryView): void {
-    this.add(entryKey(entry));
-    if (entry.eventPosition !== undefined) this.positions = mixNumber(this.positions, entry.eventPosition);
+  /** Hashes the fields both sides must agree on, in a fixed order (no string is built). */
+  addEntry(e: LedgerEntryView): void {
+    this.text(e.id);
+    this.text(e.businessId);
+    this.text(e.currency);
+    this.number(e.amountMinor);
+    this.number(e.isCredit ? 1 : 0);
+    this.number(e.beforeBalanceMinor);
+    this.number(e.afterBalanceMinor);
+    if (e.reason === null) this.number(-1);
+    else this.text(e.reason);
+    this.text(e.createdAt);
+    if (e.eventPosition !== undefined)
+      this.positions =
+        Math.imul(this.positions ^ (e.eventPosition >>> 0), 0x01000193) ^ Math.floor(e.eventPosition / 0x100000000);
   }
 
   /** Fingerprint of the entries' content. */
@@ -26,7 +38,7 @@ export class EntryDigest {
     return this.positions >>> 0;
   }
 
-  private add(text: string): void {
+  private text(text: string): void {
     let a = this.a;
     let b = this.b;
     for (let i = 0; i < text.length; i += 1) {
@@ -35,20 +47,16 @@ export class EntryDigest {
       b = Math.imul(b ^ code, 0x5bd1e995);
       b ^= b >>> 15;
     }
-    // Separator, so ["ab", "c"] and ["a", "bc"] differ.
+    // A separator after every field, so ["ab", "c"] and ["a", "bc"] differ.
     this.a = Math.imul(a ^ 0x1e, 0x01000193);
     this.b = Math.imul(b ^ 0x1e, 0x5bd1e995);
   }
-}
 
-/** The fields of an entry that both sides must agree on, in a fixed order. */
-function entryKey(e: LedgerEntryView): string {
-  return `${e.id}|${e.businessId}|${e.currency}|${e.amountMinor}|${e.isCredit ? 1 : 0}|${e.beforeBalanceMinor}|${e.afterBalanceMinor}|${
-    e.reason === null ? '\u0000' : e.reason
-  }|${e.createdAt}`;
-}
-
-function mixNumber(hash: number, value: number): number {
-  const mixed = Math.imul(hash ^ (value | 0), 0x01000193);
-  return Math.imul(mixed ^ Math.floor(value / 0x100000000), 0x5bd1e995);
+  private number(value: number): void {
+    const low = value >>> 0;
+    const high = Math.floor(value / 0x100000000) | 0;
+    this.a = Math.imul(Math.imul(this.a ^ low, 0x01000193) ^ high, 0x01000193);
+    const b = Math.imul(Math.imul(this.b ^ low, 0x5bd1e995) ^ high, 0x5bd1e995);
+    this.b = b ^ (b >>> 15);
+  }
 }

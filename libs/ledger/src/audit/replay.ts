@@ -1,4 +1,10 @@
-import { WALLET_EVENT_SCHEMA_VERSIONS, decodeWalletEvent, isWalletEventType, walletStreamId, type WalletEvent } from '../../../domain/src/index.js';
+import {
+  WALLET_EVENT_SCHEMA_VERSIONS,
+  decodeWalletEvent,
+  isWalletEventType,
+  walletStreamId,
+  type WalletEvent,
+} from '../../../domain/src/index.js';
 import type { EventStore } from '../../../event-store/src/event-store.port.js';
 import { readStream } from './audit.js';
 

@@ -71,7 +71,9 @@ export class ActiveReadModels implements ReadModelStore, VersionedReadModels {
     const store = await backend.openVersion(entry.activeVersion);
     const active = new ActiveReadModels(backend, options, { version: entry.activeVersion, store });
     active.timer = setInterval(() => {
-      active.refresh().catch((error: unknown) => options.log?.('warn', `${options.name} registry check failed: ${String(error)}`));
+      active
+        .refresh()
+        .catch((error: unknown) => options.log?.('warn', `${options.name} registry check failed: ${String(error)}`));
     }, options.pollMs);
     active.timer.unref();
     return active;
@@ -169,6 +171,10 @@ export class ActiveReadModels implements ReadModelStore, VersionedReadModels {
 
   private async switchTo(version: number): Promise<void> {
     const slot: Slot = { version, store: await this.backend.openVersion(version) };
+    if (this.closed) {
+      await slot.store.close();
+      return;
+    }
     const previous = this.writer;
     this.options.log?.('info', `${this.options.name} read models: v${previous.version} -> v${version}`);
     this.writer = slot;
@@ -177,11 +183,14 @@ export class ActiveReadModels implements ReadModelStore, VersionedReadModels {
     const snapshot = (await previous.store.checkpoint().catch(() => null)) ?? 0;
     this.pending = { slot, snapshot };
     const deadline = Date.now() + this.options.catchUpTimeoutMs;
-    while (this.pending?.slot === slot && !(await this.caughtUp()) && Date.now() < deadline) {
+    while (!this.closed && this.pending?.slot === slot && !(await this.caughtUp()) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    if (this.pending?.slot === slot && !(await this.caughtUp())) {
-      this.options.log?.('warn', `${this.options.name} v${version} did not catch up with v${previous.version} in time; serving it anyway`);
+    if (!this.closed && this.pending?.slot === slot && !(await this.caughtUp())) {
+      this.options.log?.(
+        'warn',
+        `${this.options.name} v${version} did not catch up with v${previous.version} in time; serving it anyway`,
+      );
     }
     this.promote(slot);
   }

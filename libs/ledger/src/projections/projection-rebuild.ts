@@ -1,7 +1,7 @@
-import { hostname } from 'node:os';
 import { WALLET_STREAM_PREFIX } from '../../../domain/src/index.js';
 import type { EventStore } from '../../../event-store/src/event-store.port.js';
 import { WALLET_PROJECTION } from '../../../read-models/src/read-model.port.js';
+import { isDeadLocalProcess, leaseOwnerName } from '../read-side/projector-runner.js';
 import type { LogHead } from './log-head.js';
 import type { ReadModelBackend } from './read-model-backend.js';
 
@@ -65,7 +65,7 @@ export class RebuildBusyError extends Error {
 
 export class RebuildInterruptedError extends Error {
   constructor() {
-    super('rebuild interrupted; run it again to resume from the new version\'s checkpoint');
+    super("rebuild interrupted; run it again to resume from the new version's checkpoint");
     this.name = 'RebuildInterruptedError';
   }
 }
@@ -92,6 +92,7 @@ const DEFAULTS = {
  * next. One rebuild at a time, by a lease of its own (`<name>_rebuild`).
  */
 export async function rebuildProjection(
+  /** The log is read through `logHead` (in bulk on the embedded store, through `eventStore`'s port otherwise). */
   deps: { readonly eventStore: EventStore; readonly backend: ReadModelBackend; readonly logHead: LogHead },
   options: RebuildOptions = {},
 ): Promise<RebuildResult> {
@@ -99,9 +100,9 @@ export async function rebuildProjection(
   if (name !== WALLET_PROJECTION.name) throw new Error(`unknown projection "${name}" (known: ${WALLET_PROJECTION.name})`);
   const o = { ...DEFAULTS, ...withoutUndefined(options) };
   const log = options.log ?? (() => undefined);
-  const { backend, eventStore, logHead } = deps;
+  const { backend, logHead } = deps;
   const lease = await backend.lease(`${name}_rebuild`);
-  const owner = options.owner ?? `rebuild-${hostname()}-${process.pid}`;
+  const owner = options.owner ?? leaseOwnerName('rebuild');
   await acquire(lease, owner, o.leaseTtlMs, options.leaseWaitMs ?? o.leaseTtlMs + 2_000, name, log);
   let leaseLost: unknown = null;
   const renewal = setInterval(() => {
@@ -125,16 +126,22 @@ export async function rebuildProjection(
       log(`resuming the rebuild of ${name} v${to} (v${from} active)`);
     } else {
       to = from + 1;
-      // Whatever an abandoned attempt left under this version's names goes first.
-      const stale = await backend.openVersion(to);
-      await stale.drop();
-      await stale.close();
-      if (!(await registry.beginRebuild(name, from, to))) throw new Error(`the ${name} registry entry changed while starting the rebuild`);
+      // Whatever an abandoned attempt (or a version rolled back from) left under this version's
+      // names goes first. Leftovers without a checkpoint are at most one batch, which the
+      // stores' guards make safe to apply again.
+      if ((await backend.checkpointOf(to)) !== null) {
+        const stale = await backend.openVersion(to);
+        await stale.drop();
+        await stale.close();
+      }
+      if (!(await registry.beginRebuild(name, from, to)))
+        throw new Error(`the ${name} registry entry changed while starting the rebuild`);
       log(`rebuilding ${name} v${to} from the start of the log while v${from} keeps serving`);
     }
 
     const store = await backend.openVersion(to);
     try {
+      await store.beginBulkLoad?.();
       const startedFrom = await store.checkpoint();
       let position = startedFrom;
       let done = 0;
@@ -154,14 +161,14 @@ export async function rebuildProjection(
           etaSeconds: rate > 0 ? Math.max(total - done, 0) / rate : null,
         });
       };
-      /** Reads and applies one batch; false when the log has nothing after `position`. */
+      /** Reads and applies one batch; returns how many events it read (0: at the head of the log). */
       const step = async (): Promise<number> => {
         if (leaseLost !== null) throw leaseLost;
         if (options.signal?.aborted) {
           interrupted = true;
           throw new RebuildInterruptedError();
         }
-        const events = await eventStore.readAll({ after: position, maxCount: o.batchSize });
+        const events = await logHead.read(position, o.batchSize);
         if (events.length === 0) return 0;
         const wallet = events.filter((event) => event.streamId.startsWith(WALLET_STREAM_PREFIX));
         if (wallet.length > 0) await store.applyEvents(wallet);
@@ -181,11 +188,15 @@ export async function rebuildProjection(
         if (read === 0) break;
         if (read < o.batchSize && (await logHead.countAfter(position)) <= o.switchLagMax) break;
       }
+      // Indexes deferred during the bulk load are built now, before anything reads this version.
+      await store.endBulkLoad?.();
       // Final catch-up: to the head (bounded, in case writers outpace us; the live projector
       // continues from our checkpoint after the switch anyway, so nothing is lost).
       for (let round = 0; round < o.finalCatchUpRounds && (await step()) > 0; round += 1) progress('final-catch-up');
       if (!(await registry.switchActive(name, from, to))) {
-        throw new Error(`could not switch ${name} to v${to}: the registry no longer shows v${from} active with v${to} rebuilding`);
+        throw new Error(
+          `could not switch ${name} to v${to}: the registry no longer shows v${from} active with v${to} rebuilding`,
+        );
       }
       const buildMs = performance.now() - started;
       progress('switched');
@@ -227,7 +238,7 @@ export async function rebuildProjection(
 }
 
 async function acquire(
-  lease: { tryAcquire(owner: string, ttlMs: number): Promise<boolean> },
+  lease: { tryAcquire(owner: string, ttlMs: number, holderIsDead?: (holder: string) => boolean): Promise<boolean> },
   owner: string,
   ttlMs: number,
   waitMs: number,
@@ -236,7 +247,8 @@ async function acquire(
 ): Promise<void> {
   const deadline = Date.now() + waitMs;
   let told = false;
-  while (!(await lease.tryAcquire(owner, ttlMs))) {
+  // A rebuild killed on this host (its pid gone) does not make the next one wait out the TTL.
+  while (!(await lease.tryAcquire(owner, ttlMs, isDeadLocalProcess))) {
     if (Date.now() >= deadline) throw new RebuildBusyError(name, waitMs);
     if (!told) {
       log(`waiting for the ${name} rebuild lease (another rebuild runs, or a killed one's lease has not lapsed yet)`);

@@ -23,14 +23,21 @@ export interface ProjectionStatus {
 /** Every projection in the registry (the wallet projection even before anything registered it). */
 export async function projectionStatus(backend: ReadModelBackend, logHead: LogHead): Promise<ProjectionStatus[]> {
   const entries = await backend.registry.list();
-  const known = entries.length > 0 ? entries : [{ name: WALLET_PROJECTION.name, activeVersion: WALLET_PROJECTION.version, rebuildingVersion: null, updatedAt: null }];
+  const known =
+    entries.length > 0
+      ? entries
+      : [{ name: WALLET_PROJECTION.name, activeVersion: WALLET_PROJECTION.version, rebuildingVersion: null, updatedAt: null }];
   const statuses: ProjectionStatus[] = [];
   for (const entry of known) {
     const checkpoint = await backend.checkpointOf(entry.activeVersion);
     let rebuilding: ProjectionVersionStatus | null = null;
     if (entry.rebuildingVersion !== null) {
       const rebuildCheckpoint = await backend.checkpointOf(entry.rebuildingVersion);
-      rebuilding = { version: entry.rebuildingVersion, checkpoint: rebuildCheckpoint, lag: await logHead.countAfter(rebuildCheckpoint) };
+      rebuilding = {
+        version: entry.rebuildingVersion,
+        checkpoint: rebuildCheckpoint,
+        lag: await logHead.countAfter(rebuildCheckpoint),
+      };
     }
     statuses.push({
       name: entry.name,

@@ -12,6 +12,9 @@ import type { LedgerConfig } from '../ledger-config.js';
 export type VersionStore = ReadModelStore & {
   /** Drops the version's tables or collections and its checkpoint. */
   drop(): Promise<void>;
+  /** While a rebuild fills a version nobody reads yet: defer what can be built in one go at the end. */
+  beginBulkLoad?(): Promise<void>;
+  endBulkLoad?(): Promise<void>;
 };
 
 export type LeaseHandle = ProjectionLease & { close?: () => Promise<void> };
@@ -56,7 +59,12 @@ function openSqliteBackend(dataDir: string): ReadModelBackend {
       return registry.checkpointOf(projectionVersionName(WALLET_PROJECTION.name, version));
     },
     async lease(name) {
-      return new SqliteProjectionLease({ filename, projectionName: name, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS, clock: () => Date.now() });
+      return new SqliteProjectionLease({
+        filename,
+        projectionName: name,
+        busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS,
+        clock: () => Date.now(),
+      });
     },
     close: () => registry.close(),
   };
