@@ -23,12 +23,12 @@ import { generateLedger } from './ledger-generator.js';
  * over a generated log, then the live latency from a committed append to the moment the
  * Mongo read model shows it. Runs only when MONGODB_URL is set (CI: FerretDB).
  */
-const CATCH_UP_EVENTS = Number(process.env.BENCH_MONGO_EVENTS ?? 600);
+const CATCH_UP_EVENTS = Number(process.env.BENCH_MONGO_EVENTS ?? 400);
 /** FerretDB has been seen to stall on larger collections; report what was projected by then. */
 const CATCH_UP_DEADLINE_MS = Number(process.env.BENCH_MONGO_DEADLINE_MS ?? 90_000);
 // FerretDB (SQLite handler) scans whole collections for most filters, so large bulk writes get slow there.
 const BATCH_SIZE_MAX = Number(process.env.BENCH_MONGO_BATCH ?? 100);
-const LIVE_SAMPLES = Number(process.env.BENCH_MONGO_SAMPLES ?? 200);
+const LIVE_SAMPLES = Number(process.env.BENCH_MONGO_SAMPLES ?? 100);
 const decider: DeciderConfig = { currencies: new Map(DEFAULT_CURRENCIES.map((c) => [c.code, c])), idempotencyRetentionMs: 86_400_000 };
 
 async function main(): Promise<number> {

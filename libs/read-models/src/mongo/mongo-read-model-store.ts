@@ -1,5 +1,6 @@
 import {
   Long,
+  MongoBulkWriteError,
   MongoClient,
   type AnyBulkWriteOperation,
   type Collection,
@@ -290,9 +291,11 @@ export class MongoReadModelStore implements ReadModelStore {
    * written ahead of those counters stay out of the pages until they are counted.
    */
   private async writePlan(plan: BatchPlan): Promise<void> {
-    await bulkWrite(this.c.entries, entryWrites(plan));
-    await bulkWrite(this.c.wallets, walletWrites(plan));
-    await bulkWrite(this.c.customers, customerWrites(plan));
+    await insertIgnoringDuplicates(this.c.entries, plan.entries);
+    await insertIgnoringDuplicates(this.c.wallets, [...plan.walletOpens.values()]);
+    await bulkWrite(this.c.wallets, walletBalanceWrites(plan));
+    await insertIgnoringDuplicates(this.c.customers, plan.customerInserts);
+    await bulkWrite(this.c.customers, customerAdvanceWrites(plan));
     await bulkWrite(this.c.businesses, businessWrites(plan));
   }
 }
@@ -430,8 +433,9 @@ function planWalletOpen(plan: BatchPlan, customerId: string, currency: string, o
 }
 
 function planEntry(plan: BatchPlan, cursor: CustomerCursor, e: LedgerEntryView, revision: number): void {
-  // As in the SQLite adapter, an entry for a wallet never opened opens it.
-  planWalletOpen(plan, e.customerId, e.currency, e.createdAt);
+  // As in the SQLite adapter, an entry for a wallet never opened opens it. A currency that
+  // already has entries has its wallet: skip the (no-op) insert.
+  if ((cursor.entryCounts[e.currency] ?? 0) === 0) planWalletOpen(plan, e.customerId, e.currency, e.createdAt);
   cursor.entryCount += 1;
   const currencySeq = (cursor.entryCounts[e.currency] ?? 0) + 1;
   cursor.entryCounts[e.currency] = currencySeq;
@@ -458,28 +462,35 @@ function planEntry(plan: BatchPlan, cursor: CustomerCursor, e: LedgerEntryView, 
   });
 }
 
-function entryWrites(plan: BatchPlan): AnyBulkWriteOperation<EntryDoc>[] {
-  return plan.entries.map(({ _id, ...doc }) => ({
-    updateOne: { filter: { _id }, update: { $setOnInsert: doc }, upsert: true },
-  }));
+const DUPLICATE_KEY = 11000;
+
+/**
+ * Entries, wallet openings and customer creations are insert-once, keyed by their id,
+ * so a plain insert is enough: a replayed batch collides on the keys it already wrote,
+ * and those collisions are the no-op we want. Inserts are also far cheaper than upserts,
+ * and FerretDB 1.24 was seen to hang on `$setOnInsert` upserts of existing documents.
+ */
+async function insertIgnoringDuplicates<T extends Document>(collection: Collection<T>, docs: readonly T[]): Promise<void> {
+  if (docs.length === 0) return;
+  try {
+    await collection.insertMany(docs as never, { ordered: false });
+  } catch (error) {
+    const onlyDuplicates =
+      error instanceof MongoBulkWriteError &&
+      (Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]).every((e) => e.code === DUPLICATE_KEY);
+    if (!onlyDuplicates) throw error;
+  }
 }
 
-function walletWrites(plan: BatchPlan): AnyBulkWriteOperation<WalletDoc>[] {
-  const opens: AnyBulkWriteOperation<WalletDoc>[] = [...plan.walletOpens.values()].map(({ _id, ...doc }) => ({
-    updateOne: { filter: { _id }, update: { $setOnInsert: doc }, upsert: true },
-  }));
-  // Not an upsert: when the guard fails the wallet exists, and an upsert would collide on _id.
-  const balances: AnyBulkWriteOperation<WalletDoc>[] = [...plan.walletBalances].map(([_id, balance]) => ({
+/** Not an upsert: when the guard fails the wallet exists, and an upsert would collide on _id. */
+function walletBalanceWrites(plan: BatchPlan): AnyBulkWriteOperation<WalletDoc>[] {
+  return [...plan.walletBalances].map(([_id, balance]) => ({
     updateOne: { filter: { _id, balanceRevision: { $lt: balance.balanceRevision } }, update: { $set: balance } },
   }));
-  return [...opens, ...balances];
 }
 
-function customerWrites(plan: BatchPlan): AnyBulkWriteOperation<CustomerDoc>[] {
-  const inserts: AnyBulkWriteOperation<CustomerDoc>[] = plan.customerInserts.map(({ _id, ...doc }) => ({
-    updateOne: { filter: { _id }, update: { $setOnInsert: doc }, upsert: true },
-  }));
-  const advances: AnyBulkWriteOperation<CustomerDoc>[] = [...plan.cursors]
+function customerAdvanceWrites(plan: BatchPlan): AnyBulkWriteOperation<CustomerDoc>[] {
+  return [...plan.cursors]
     .filter(([, cursor]) => cursor.advanced)
     .map(([_id, cursor]) => ({
       updateOne: {
@@ -489,7 +500,6 @@ function customerWrites(plan: BatchPlan): AnyBulkWriteOperation<CustomerDoc>[] {
         },
       },
     }));
-  return [...inserts, ...advances];
 }
 
 function businessWrites(plan: BatchPlan): AnyBulkWriteOperation<BusinessDoc>[] {
