@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { ConsoleLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { LogController } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import { LEDGER_METRICS, type LedgerConfig, type LedgerMetrics } from '../../../libs/ledger/src/index.js';
@@ -23,7 +24,8 @@ export async function createApp(config: LedgerConfig): Promise<NestFastifyApplic
       level: config.logLevel,
       redact: { paths: ['req.headers.authorization'], censor: '[redacted]' },
     },
-    disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace',
+    // Per-request lines only when debugging: at thousands of requests a second they would dominate the log.
+    logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new ConsoleLogger({ json: true, logLevels: nestLogLevels(config.logLevel) }),
