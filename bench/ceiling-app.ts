@@ -2,13 +2,13 @@ import 'reflect-metadata';
 import { Body, Controller, Get, Headers, HttpCode, Module, Param, Post } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE, NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { randomUUID } from 'node:crypto';
 import { ApiErrorFilter } from '../apps/api/src/http/api-error.filter.js';
 import { UnauthorizedError } from '../apps/api/src/http/api-errors.js';
 import { CustomerIdPipe } from '../apps/api/src/http/customer-id.pipe.js';
 import { StrictValidationPipe } from '../apps/api/src/http/strict-validation.pipe.js';
 import { CreateLedgerEntryDto, type CustomerWalletResponse } from '../apps/api/src/wallets/wallet.dto.js';
 import { loadLedgerConfig } from '../libs/ledger/src/ledger-config.js';
+import { fastifyOptions } from '../apps/api/src/create-app.js';
 
 /**
  * The framework ceiling: the real app's HTTP stack (Fastify with the same adapter
@@ -55,16 +55,7 @@ class CeilingHealthController {
 class CeilingModule {}
 
 async function main(): Promise<void> {
-  // Mirrors apps/api/src/create-app.ts.
-  const adapter = new FastifyAdapter({
-    bodyLimit: config.bodyLimitBytes,
-    requestTimeout: config.requestTimeoutMs,
-    connectionTimeout: config.requestTimeoutMs,
-    genReqId: () => randomUUID(),
-    requestIdHeader: false,
-    routerOptions: { maxParamLength: 200 },
-    logger: false,
-  });
+  const adapter = new FastifyAdapter(fastifyOptions(config));
   const app = await NestFactory.create<NestFastifyApplication>(CeilingModule, adapter, { logger: ['fatal', 'error', 'warn'] });
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');

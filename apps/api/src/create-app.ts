@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { ConsoleLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { LogController } from 'fastify';
+import { LogController, type FastifyServerOptions } from 'fastify';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
 import { LEDGER_METRICS, type LedgerConfig, type LedgerMetrics } from '../../../libs/ledger/src/index.js';
@@ -9,9 +9,9 @@ import { AppModule } from './app.module.js';
 import { answerMethodNotAllowed } from './http/method-not-allowed.js';
 import { mountOpenApi } from './http/openapi.js';
 
-/** Builds the HTTP app; `main.ts` and the end-to-end tests share it, so tests run the real stack. */
-export async function createApp(config: LedgerConfig): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({
+/** Fastify's options from the configuration; the benchmark's ceiling server uses the same. */
+export function fastifyOptions(config: LedgerConfig): FastifyServerOptions {
+  return {
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
     connectionTimeout: config.requestTimeoutMs,
@@ -26,7 +26,12 @@ export async function createApp(config: LedgerConfig): Promise<NestFastifyApplic
     },
     // Per-request lines only when debugging: at thousands of requests a second they would dominate the log.
     logController: new LogController({ disableRequestLogging: config.logLevel !== 'debug' && config.logLevel !== 'trace' }),
-  });
+  };
+}
+
+/** Builds the HTTP app; `main.ts` and the end-to-end tests share it, so tests run the real stack. */
+export async function createApp(config: LedgerConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter(fastifyOptions(config));
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new ConsoleLogger({ json: true, logLevels: nestLogLevels(config.logLevel) }),
     bufferLogs: false,
@@ -61,13 +66,15 @@ function securityHeaders(url: string): Record<string, string> {
 /** Request counts and latency by route template (never the raw URL, which would explode label sets). */
 function observeRequests(app: NestFastifyApplication): void {
   const metrics = app.get<LedgerMetrics>(LEDGER_METRICS);
-  app.getHttpAdapter().getInstance().addHook('onResponse', async (request, reply) => {
-    const labels = { route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) };
-    metrics.httpRequests.inc(labels);
-    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
-  });
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('onResponse', async (request, reply) => {
+      const labels = { route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) };
+      metrics.httpRequests.inc(labels);
+      metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    });
 }
-
 
 function nestLogLevels(level: LedgerConfig['logLevel']) {
   const order = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
