@@ -170,7 +170,9 @@ async function startServer() {
       if (child === proc) child = null;
       if (!expectingExit) {
         unexpectedExits += 1;
-        if (isExternalStop(code, signal)) {
+        // In CI nothing else signals the server, so a stop we did not cause (SIGKILL is also how the
+        // out-of-memory killer ends a process) is a failure there; elsewhere it is tolerated.
+        if (isExternalStop(code, signal) && process.env.CI !== 'true') {
           // Not a crash of the server: something else on this machine signalled it (exit 0 is the
           // server's own graceful SIGTERM/SIGINT handling). One more crash or stop for the ledger to
           // survive; every check below still applies.

@@ -142,8 +142,15 @@ export class LedgerModule {
           useFactory: (projector: WalletProjector, runner: ProjectorRunner, readModels: ReadModelStore) => {
             const inProcess = inProcessReadYourWrites(projector);
             const polling = pollingReadYourWrites(readModels, CHECKPOINT_POLL_MS);
-            // Wake on the local projector while it runs; poll the checkpoint when another process projects.
-            return { waitFor: (position: number, timeoutMs: number) => (runner.isActive ? inProcess : polling).waitFor(position, timeoutMs) };
+            // Wake on the local projector while it runs; poll the checkpoint when another process
+            // projects, and for what is left of the wait if the local projector stops mid-wait.
+            return {
+              async waitFor(position: number, timeoutMs: number) {
+                const deadline = Date.now() + timeoutMs;
+                if (runner.isActive && (await inProcess.waitFor(position, timeoutMs))) return true;
+                return polling.waitFor(position, Math.max(0, deadline - Date.now()));
+              },
+            };
           },
         },
         CommandRunner,

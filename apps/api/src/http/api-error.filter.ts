@@ -54,6 +54,10 @@ export class ApiErrorFilter implements ExceptionFilter {
     if (status >= 500) this.logger.error(body.message, exception instanceof Error ? exception.stack : String(exception));
     // The official SDK retries 409/5xx on its own; a 4xx here is final, and we say so.
     if (status < 500) void reply.header('x-should-retry', 'false');
+    // An unexpected failure of a write may have happened after the write was stored: a blind
+    // retry of a key-less entry could apply it twice. (503 CONTENTION wrote nothing: retry away.)
+    const method = host.switchToHttp().getRequest<{ method?: string }>().method;
+    if (status === 500 && method !== 'GET' && method !== 'HEAD') void reply.header('x-should-retry', 'false');
     void reply.status(status).send(body);
   }
 

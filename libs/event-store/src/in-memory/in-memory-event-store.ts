@@ -1,5 +1,6 @@
 import { AppendSignal, catchUpSubscription } from '../catch-up-subscription.js';
 import {
+  APPEND_BATCH_MAX,
   type AppendResult,
   type EventBatchHandler,
   type EventStore,
@@ -24,7 +25,7 @@ export class InMemoryEventStore implements EventStore {
   async append(streamId: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<AppendResult> {
     const stream = this.streams.get(streamId) ?? [];
     checkExpectedRevision(streamId, expected, stream.length === 0 ? 'no_stream' : stream.length - 1);
-    if (events.length === 0) throw new Error('append needs at least one event');
+    if (events.length === 0 || events.length > APPEND_BATCH_MAX) throw new RangeError(`append takes 1..${APPEND_BATCH_MAX} events`);
     const recordedAt = this.clock().toISOString();
     for (const event of events) {
       const recorded: RecordedEvent = {

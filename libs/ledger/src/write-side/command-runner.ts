@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { WalletCommand, WalletState } from '../../../domain/src/index.js';
 import type { Actor } from '../actor.js';
 import type { ReadYourWrites } from '../read-side/read-your-writes.js';
@@ -13,6 +13,8 @@ import type { WalletCommandExecutor } from './wallet-command-executor.js';
  */
 @Injectable()
 export class CommandRunner {
+  private readonly logger = new Logger('CommandRunner');
+
   constructor(
     @Inject(WALLET_EXECUTOR) private readonly executor: WalletCommandExecutor,
     @Inject(READ_YOUR_WRITES) private readonly readYourWrites: ReadYourWrites,
@@ -27,7 +29,12 @@ export class CommandRunner {
   ): Promise<R> {
     const context = { correlationId: actor.requestId, actor: actor.keyFingerprint };
     const { result, position } = await this.executor.execute(customerId, makeCommand, resultOf, context);
-    if (position !== null) await this.readYourWrites.waitFor(position, this.config.readYourWritesTimeoutMs);
+    // The write is stored: from here on nothing may turn it into an error, or a client's
+    // automatic retry could apply it twice. A failed or timed-out wait only delays the answer.
+    if (position !== null) {
+      const shown = await this.readYourWrites.waitFor(position, this.config.readYourWritesTimeoutMs).catch(() => false);
+      if (!shown) this.logger.warn(`read models did not reach position ${position} within ${this.config.readYourWritesTimeoutMs} ms`);
+    }
     return result;
   }
 }

@@ -36,18 +36,28 @@ export class StreamLane {
   /** Global position of the stream's last stored event; what a replay's reader must wait for. */
   lastPosition: number | null = null;
   inFlight: AppendBatch | null = null;
-  pending: AppendBatch | null = null;
+  /** Batches waiting behind the in-flight one, oldest first; each fits in one append. */
+  pending: AppendBatch[] = [];
   loading: Promise<void> | null = null;
 
   constructor(readonly streamId: string) {}
 
   get idle(): boolean {
-    return this.inFlight === null && this.pending === null && this.loading === null;
+    return this.inFlight === null && this.pending.length === 0 && this.loading === null;
+  }
+
+  /** The batch a command's events join: the newest one while it has room, else a new one. */
+  batchFor(eventCount: number, eventsMax: number): AppendBatch {
+    const last = this.pending[this.pending.length - 1];
+    if (last !== undefined && last.events.length + eventCount <= eventsMax) return last;
+    const batch = newBatch();
+    this.pending.push(batch);
+    return batch;
   }
 
   /** Settles when everything decided so far is stored: true, or false if any of it failed. */
   settled(): Promise<boolean> {
-    const last = this.pending ?? this.inFlight;
+    const last = this.pending[this.pending.length - 1] ?? this.inFlight;
     if (last === null) return Promise.resolve(true);
     return last.done.then(
       () => true,

@@ -93,6 +93,15 @@ describe('WalletCommandExecutor', () => {
     expect((await streamTypes(store, 'cus_1')).filter((t) => t === 'WalletDebited')).toHaveLength(100);
   });
 
+  it('splits a backlog of more than one append\'s worth of events into several appends, all applied', async () => {
+    const store = new InstrumentedStore();
+    const executor = newExecutor(store);
+    await createCustomer(executor, 'cus_1');
+    const results = await Promise.allSettled(Array.from({ length: 250 }, () => entry(executor, 'cus_1', 'credit', 1)));
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect((await streamTypes(store, 'cus_1')).filter((t) => t === 'WalletCredited')).toHaveLength(250);
+  });
+
   it('groups entries decided while an append is in flight into one append', async () => {
     const store = new InstrumentedStore();
     const executor = newExecutor(store);
@@ -123,6 +132,15 @@ describe('WalletCommandExecutor', () => {
     await expect(entry(writerA, 'cus_1', 'debit', 5)).rejects.toMatchObject({ code: 'WALLET.INSUFFICIENT_BALANCE' });
     const { result } = await entry(writerA, 'cus_1', 'credit', 3);
     expect(result).toBe(3);
+  });
+
+  it('does not refuse a debit on stale cache: another writer\'s credit is seen before the refusal is final', async () => {
+    const store = new InstrumentedStore();
+    const [writerX, writerY] = [newExecutor(store), newExecutor(store)];
+    await createCustomer(writerX, 'cus_1');
+    await entry(writerY, 'cus_1', 'credit', 500);
+    const { result } = await entry(writerX, 'cus_1', 'debit', 300);
+    expect(result).toBe(200);
   });
 
   it('resends an identical append after an error of unknown outcome, applying it once', async () => {

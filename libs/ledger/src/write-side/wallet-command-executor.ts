@@ -12,13 +12,14 @@ import {
   type WalletState,
 } from '../../../domain/src/index.js';
 import {
+  APPEND_BATCH_MAX,
   WrongExpectedRevisionError,
   type AppendResult,
   type EventMetadata,
   type EventStore,
 } from '../../../event-store/src/event-store.port.js';
 import type { CommandObserver } from '../observability/ledger-metrics.js';
-import { newBatch, StreamLane, type AppendBatch } from './stream-lane.js';
+import { StreamLane, type AppendBatch } from './stream-lane.js';
 
 export interface ExecutorOptions {
   /** Retries of a command after a concurrency conflict. */
@@ -48,7 +49,7 @@ export interface Executed<R> {
 type Outcome<R> = (
   | { readonly kind: 'appended'; readonly result: R; readonly batch: AppendBatch }
   | { readonly kind: 'unchanged'; readonly result: R; readonly settled: Promise<boolean>; readonly lane: StreamLane }
-  | { readonly kind: 'refused'; readonly error: DomainError; readonly settled: Promise<boolean> }
+  | { readonly kind: 'refused'; readonly error: DomainError; readonly settled: Promise<boolean>; readonly lane: StreamLane }
 ) & { readonly commandType: string };
 
 /** Thrown when a command could not be applied within its retry budget (contention or store trouble). */
@@ -128,14 +129,15 @@ export class WalletCommandExecutor {
           throw error;
         }
       case 'unchanged':
+        if (!(await outcome.settled) || (await this.movedOn(outcome.lane))) {
+          return { ok: false, error: new Error('decided on state that is no longer current') };
+        }
         // Nothing new was written, but what the answer rests on (e.g. the original of a
         // replayed key) may not have reached the read models yet: wait for the stream's end.
-        return (await outcome.settled)
-          ? { ok: true, value: { result: outcome.result, position: outcome.lane.lastPosition } }
-          : { ok: false, error: new Error('decided on state that failed to store') };
+        return { ok: true, value: { result: outcome.result, position: outcome.lane.lastPosition } };
       case 'refused':
-        if (await outcome.settled) throw outcome.error;
-        return { ok: false, error: outcome.error };
+        if (!(await outcome.settled) || (await this.movedOn(outcome.lane))) return { ok: false, error: outcome.error };
+        throw outcome.error;
     }
   }
 
@@ -153,7 +155,7 @@ export class WalletCommandExecutor {
     try {
       events = decide(command, state, this.decider);
     } catch (error) {
-      if (error instanceof DomainError) return { kind: 'refused', error, settled: lane.settled(), commandType };
+      if (error instanceof DomainError) return { kind: 'refused', error, settled: lane.settled(), lane, commandType };
       throw error;
     }
     if (events.length === 0) {
@@ -161,7 +163,8 @@ export class WalletCommandExecutor {
     }
     const next = evolveAll(state, events, this.decider);
     lane.state = next;
-    const batch = lane.pending ?? (lane.pending = newBatch());
+    // An append carries at most APPEND_BATCH_MAX events; a busier lane queues several batches.
+    const batch = lane.batchFor(events.length, APPEND_BATCH_MAX);
     const metadata: EventMetadata = { correlationId: context.correlationId, causationId: context.commandId, actor: context.actor };
     events.forEach((event, index) => {
       // Deterministic per command: a store that deduplicates by id (EventStoreDB) drops a resent copy.
@@ -172,9 +175,9 @@ export class WalletCommandExecutor {
   }
 
   private flush(lane: StreamLane): void {
-    if (lane.inFlight !== null || lane.pending === null) return;
-    const batch = lane.pending;
-    lane.pending = null;
+    if (lane.inFlight !== null) return;
+    const batch = lane.pending.shift();
+    if (batch === undefined) return;
     lane.inFlight = batch;
     const expected = lane.committedVersion === 0 ? 'no_stream' : lane.committedVersion - 1;
     this.appendWithRetry(lane.streamId, expected, batch).then(
@@ -189,16 +192,32 @@ export class WalletCommandExecutor {
     );
   }
 
+  /**
+   * A write answers for itself (its append checks the expected revision), but a refusal or
+   * a replay rests on cached state that another process may have moved past. Before such an
+   * answer is final, one read confirms the stream has nothing beyond what this process knows;
+   * if it has, the cache is dropped and the command decides again.
+   */
+  private async movedOn(lane: StreamLane): Promise<boolean> {
+    const beyond = await this.store.readStream(lane.streamId, { fromRevision: lane.committedVersion, maxCount: 1 });
+    if (beyond.length === 0) return false;
+    if (lane.inFlight === null && lane.pending.length === 0) {
+      lane.state = null;
+      lane.committedVersion = 0;
+      lane.lastPosition = null;
+    }
+    return true;
+  }
+
   /** A failed append invalidates everything decided after it; those commands retry on reloaded state. */
   private failLane(lane: StreamLane, batch: AppendBatch, error: unknown): void {
-    const pending = lane.pending;
+    const pending = lane.pending.splice(0);
     lane.inFlight = null;
-    lane.pending = null;
     lane.state = null;
     lane.committedVersion = 0;
     lane.lastPosition = null;
     batch.reject(error);
-    pending?.reject(error);
+    for (const waiting of pending) waiting.reject(error);
   }
 
   private async appendWithRetry(streamId: string, expected: 'no_stream' | number, batch: AppendBatch): Promise<AppendResult> {
@@ -210,7 +229,9 @@ export class WalletCommandExecutor {
         return result;
       } catch (error) {
         this.options.observer?.appended(performance.now() - startedMs, false);
-        if (error instanceof WrongExpectedRevisionError || attempt >= this.options.appendRetriesMax) throw error;
+        // A conflict or a refused request (e.g. too many events) cannot succeed by resending it.
+        const final = error instanceof WrongExpectedRevisionError || error instanceof RangeError;
+        if (final || attempt >= this.options.appendRetriesMax) throw error;
         await sleep(backoffMs(attempt + 1, this.options));
       }
     }
