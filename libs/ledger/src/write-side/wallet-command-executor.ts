@@ -98,12 +98,6 @@ export class WalletCommandExecutor {
     throw new CommandRetriesExhaustedError(streamId, this.options.retriesMax + 1, lastError);
   }
 
-  /** Drops cached state, e.g. before a test inspects a fresh load. */
-  forget(customerId: string): void {
-    const lane = this.lanes.get(walletStreamId(customerId));
-    if (lane?.idle) this.lanes.delete(lane.streamId);
-  }
-
   private async settleObserved<R>(outcome: Outcome<R>) {
     const observer = this.options.observer;
     if (observer === undefined) return this.settle(outcome);
