@@ -15,12 +15,17 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   transform: {
     '^.+\\.ts$': ['@swc/jest', swcOptions],
-    // An ESM-only package that CommonJS code (@fastify/static) requires: Node 20's jest cannot
-    // require(esm), so it is compiled to CommonJS for tests only.
-    '/node_modules/content-disposition/.+\\.js$': ['@swc/jest', { module: { type: 'commonjs' } }],
   },
-  transformIgnorePatterns: ['/node_modules/(?!content-disposition/)'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // Dependencies are plain JavaScript as published. (The ESM-only content-disposition@3 that once
+  // needed compiling here is overridden to the CommonJS 2.x in package.json, for Node 20.)
+  transformIgnorePatterns: ['/node_modules/'],
+  moduleNameMapper: {
+    // The libraries' public entry points (package.json "imports"), from source: the built
+    // dist is what "default" points at, and tests must not depend on a build.
+    '^#(domain|event-store|read-models|ledger)$': '<rootDir>/libs/$1/src/index.ts',
+    '^#(event-store|read-models)/(eventstoredb|mongo)$': '<rootDir>/libs/$1/src/$2/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
   testMatch: ['<rootDir>/apps/**/*.spec.ts', '<rootDir>/libs/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
   testTimeout: 60000,
   globalSetup: '<rootDir>/test/report-backends.js',

@@ -3,12 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SqliteEventStore } from '../libs/event-store/src/sqlite/sqlite-event-store.js';
-import { auditLedger } from '../libs/ledger/src/audit/audit.js';
-import { loadLedgerConfig } from '../libs/ledger/src/ledger-config.js';
-import { openLogHead } from '../libs/ledger/src/projections/log-head.js';
-import { rebuildProjection } from '../libs/ledger/src/projections/projection-rebuild.js';
-import { openReadModelBackend } from '../libs/ledger/src/projections/read-model-backend.js';
+import { SqliteEventStore } from '#event-store';
+import { auditLedger, loadLedgerConfig, openLogHead, openReadModelBackend, rebuildProjection } from '#ledger';
 import { generateLedger } from './ledger-generator.js';
 
 /**

@@ -7,7 +7,7 @@ import { UnauthorizedError } from '../apps/api/src/http/api-errors.js';
 import { CustomerIdPipe } from '../apps/api/src/http/customer-id.pipe.js';
 import { StrictValidationPipe } from '../apps/api/src/http/strict-validation.pipe.js';
 import { CreateLedgerEntryDto, type CustomerWalletResponse } from '../apps/api/src/wallets/wallet.dto.js';
-import { loadLedgerConfig } from '../libs/ledger/src/ledger-config.js';
+import { loadLedgerConfig } from '#ledger';
 import { fastifyOptions } from '../apps/api/src/create-app.js';
 
 /**

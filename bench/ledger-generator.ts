@@ -8,8 +8,8 @@ import {
   type DeciderConfig,
   type WalletCommand,
   type WalletState,
-} from '../libs/domain/src/index.js';
-import type { EventStore, NewEvent } from '../libs/event-store/src/event-store.port.js';
+} from '#domain';
+import type { EventStore, NewEvent } from '#event-store';
 
 export interface GenerateOptions {
   readonly customers: number;

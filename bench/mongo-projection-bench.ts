@@ -12,10 +12,10 @@ import {
   walletStreamId,
   type DeciderConfig,
   type WalletState,
-} from '../libs/domain/src/index.js';
-import { SqliteEventStore } from '../libs/event-store/src/sqlite/sqlite-event-store.js';
-import { WalletProjector } from '../libs/ledger/src/read-side/wallet-projector.js';
-import { MongoReadModelStore } from '../libs/read-models/src/mongo/mongo-read-model-store.js';
+} from '#domain';
+import { SqliteEventStore } from '#event-store';
+import { WalletProjector } from '#ledger';
+import { MongoReadModelStore } from '#read-models/mongo';
 import { generateLedger } from './ledger-generator.js';
 
 /**

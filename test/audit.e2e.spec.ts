@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import type { AuditReport } from '../libs/ledger/src/audit/audit.types.js';
-import type { ProjectionStatus } from '../libs/ledger/src/projections/projection-status.js';
+import type { AuditReport, ProjectionStatus } from '#ledger';
 import { cliEnv, runLedger, SQLITE_ONLY } from './fixtures/cli-harness.js';
 import { KEY_A, KEY_B, startTestServer, type TestServer } from './support/test-server.js';
 
@@ -101,12 +100,23 @@ describe('audit of API-written data, corruption and repair (read models: sqlite)
     });
     const response = await adminAudit(ids[0]);
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({
+    // The same report as the CLI's, in the API's snake_case.
+    const wire = (await response.json()) as Record<string, unknown>;
+    expect(wire).toMatchObject({
       ok: true,
-      scope: { customerId: ids[0] },
-      totals: { balancesFromEvents: { USD: 750, INR: 0 } },
+      scope: { customer_id: ids[0] },
+      read_model_version: expect.any(Number),
+      totals: {
+        balances_from_events: { USD: 750, INR: 0 },
+        balances_from_read_models: { USD: 750, INR: 0 },
+        customers_with_discrepancies: 0,
+      },
       discrepancies: [],
+      duration_ms: expect.any(Number),
+      events_per_second: expect.any(Number),
     });
+    const camel = JSON.stringify(wire).match(/"[a-z]+[A-Z]\w*":/g);
+    expect(camel).toBeNull();
   });
 
   it('keeps admin routes to admin keys: a business key gets 403, no key or a wrong key 401', async () => {
@@ -141,7 +151,7 @@ describe('audit of API-written data, corruption and repair (read models: sqlite)
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
       ok: false,
-      discrepancies: [{ customerId: bob, currency: 'USD', kind: 'wallet.balance', expected: 200, actual: 201 }],
+      discrepancies: [{ customer_id: bob, currency: 'USD', kind: 'wallet.balance', expected: 200, actual: 201 }],
     });
   });
 
@@ -217,7 +227,7 @@ describe('audit of API-written data, corruption and repair (read models: sqlite)
     expect(run.stdout).toContain('read models wallet v2');
     expect(run.stdout).toContain('result: OK');
     expect(run.code).toBe(0);
-    expect(await (await adminAudit(ids[1])).json()).toMatchObject({ ok: true, readModelVersion: 2 });
+    expect(await (await adminAudit(ids[1])).json()).toMatchObject({ ok: true, read_model_version: 2 });
     // The API serves v2 (v1 is gone) and its projector feeds v2: the traffic's entries are all there.
     const inr = (await sdk.customers.wallets.list(ids[0])).items.find((w) => w.currency === 'INR')!;
     expect(inr.balance).toBe(reads);

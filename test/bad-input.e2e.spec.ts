@@ -69,12 +69,51 @@ describe(`bad input over HTTP (read models: ${READ_MODEL_BACKEND})`, () => {
     ['truncated JSON', '{"amount": 10,'],
     ['not JSON at all', 'amount=10'],
     ['empty body', ''],
-    // Fastify's parser refuses prototype-poisoning keys outright.
-    ['a __proto__ key', '{"amount":10,"currency":"USD","entry_type":"debit","__proto__":{"admin":true}}'],
   ])('refuses %s with 400 MALFORMED_JSON', async (_label, raw) => {
     const response = await postJson(server, entries(), raw);
     expect(response.status).toBe(400);
     expect(response.body.code).toBe('MALFORMED_JSON');
+  });
+
+  it.each([
+    ['a top-level __proto__ key', '{"amount":10,"currency":"USD","entry_type":"debit","__proto__":{"admin":true}}', '__proto__', '__proto__'],
+    ['a nested __proto__ key', '{"amount":10,"currency":"USD","entry_type":"debit","reason":{"__proto__":{"x":1}}}', '__proto__', 'reason.__proto__'],
+    ['constructor.prototype', '{"amount":10,"currency":"USD","entry_type":"debit","constructor":{"prototype":{"x":1}}}', 'constructor.prototype', 'constructor.prototype'],
+  ])('refuses valid JSON with %s as VALIDATION_FAILED naming the key', async (_label, raw, key, path) => {
+    // It is valid JSON, so not MALFORMED_JSON; the key is what is refused, and the answer says which.
+    const response = await postJson(server, entries(), raw);
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('VALIDATION_FAILED');
+    expect(response.body.message).toContain(`"${key}"`);
+    expect(response.body.details).toEqual({ fields: { [path]: [`the key "${key}" is not allowed`] } });
+  });
+
+  it('refuses amount "100" with one message, not three contradictory ones', async () => {
+    const response = await postJson(server, entries(), { ...valid, amount: '100' });
+    expect(response.status).toBe(400);
+    expect(response.body.details).toEqual({ fields: { amount: ['amount must be an integer number of minor units'] } });
+    expect(response.body.message).toBe('Invalid request. amount: amount must be an integer number of minor units');
+  });
+
+  it.each([
+    [0, 'amount must be from 1 to 9007199254740991 minor units'],
+    [9007199254740992, 'amount must be from 1 to 9007199254740991 minor units'],
+    [1.5, 'amount must be an integer number of minor units'],
+    [null, 'amount must be an integer number of minor units'],
+  ])('refuses amount %s with exactly one message', async (amount, message) => {
+    const response = await postJson(server, entries(), { ...valid, amount });
+    expect(response.status).toBe(400);
+    expect(response.body.details).toEqual({ fields: { amount: [message] } });
+  });
+
+  it('refuses a form-encoded body with 415, like any body that is not JSON', async () => {
+    const response = await server.fetch(entries(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'amount=10&currency=USD&entry_type=debit',
+    });
+    expect(response.status).toBe(415);
+    expect(await response.json()).toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
   });
 
   it('refuses a body over the size limit with 413 PAYLOAD_TOO_LARGE', async () => {

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteEventStore } from '../libs/event-store/src/sqlite/sqlite-event-store.js';
+import { SqliteEventStore } from '#event-store';
 import { generateLedger } from '../bench/ledger-generator.js';
 import { runLedger } from './fixtures/cli-harness.js';
 import { legacyFixture, loadFixtureEvents } from './fixtures/legacy-fixture.js';

@@ -1,6 +1,5 @@
 import { Long, MongoClient } from 'mongodb';
-import type { AuditReport } from '../libs/ledger/src/audit/audit.types.js';
-import type { ProjectionStatus } from '../libs/ledger/src/projections/projection-status.js';
+import type { AuditReport, ProjectionStatus } from '#ledger';
 import { cliEnv, runLedger } from './fixtures/cli-harness.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
 
@@ -64,7 +63,7 @@ describeMongo('audit, corruption and blue/green rebuild on MongoDB read models',
     const admin = await server.fetch(`/admin/customers/${bob}/audit`, { key: ADMIN_KEY });
     expect(await admin.json()).toMatchObject({
       ok: false,
-      discrepancies: [{ customerId: bob, kind: 'wallet.balance', expected: 200, actual: 250 }],
+      discrepancies: [{ customer_id: bob, kind: 'wallet.balance', expected: 200, actual: 250 }],
     });
 
     const sdk = server.sdk();

@@ -6,21 +6,23 @@ import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../apps/api/src/create-app.js';
 import { generateLedger } from '../bench/ledger-generator.js';
-import type { EventStore } from '../libs/event-store/src/event-store.port.js';
-import { SqliteEventStore } from '../libs/event-store/src/sqlite/sqlite-event-store.js';
-import { auditLedger } from '../libs/ledger/src/audit/audit.js';
-import type { ReplayedEvent } from '../libs/ledger/src/audit/replay.js';
-import { loadLedgerConfig, READ_MODELS, WalletProjector, type LedgerConfig } from '../libs/ledger/src/index.js';
-import { ActiveReadModels } from '../libs/ledger/src/projections/active-read-models.js';
-import { openLogHead, type LogHead } from '../libs/ledger/src/projections/log-head.js';
+import { type EventStore, SqliteEventStore, type LogHead } from '#event-store';
 import {
+  ActiveReadModels,
+  auditLedger,
+  loadLedgerConfig,
+  openLogHead,
+  openReadModelBackend,
+  projectionStatus,
+  READ_MODELS,
   rebuildProjection,
   RebuildInterruptedError,
+  WalletProjector,
+  type LedgerConfig,
   type RebuildProgress,
-} from '../libs/ledger/src/projections/projection-rebuild.js';
-import { projectionStatus } from '../libs/ledger/src/projections/projection-status.js';
-import { openReadModelBackend } from '../libs/ledger/src/projections/read-model-backend.js';
-import { SqliteReadModelStore } from '../libs/read-models/src/sqlite/sqlite-read-model-store.js';
+  type ReplayedEvent,
+} from '#ledger';
+import { SqliteReadModelStore } from '#read-models';
 import { cliEnv, runLedger, SQLITE_ONLY } from './fixtures/cli-harness.js';
 import { spawn } from 'node:child_process';
 import { ensureBuilt } from './support/built-app.js';

@@ -15,8 +15,8 @@ import {
   type DeciderConfig,
   type LedgerEntryData,
   type RecordLedgerEntry,
-} from '../libs/domain/src/index.js';
-import type { ReplayedEvent } from '../libs/ledger/src/audit/replay.js';
+} from '#domain';
+import type { ReplayedEvent } from '#ledger';
 import { cliEnv, runLedger } from './fixtures/cli-harness.js';
 import { legacyFixture, loadFixtureEvents, type FixtureEvent } from './fixtures/legacy-fixture.js';
 import { KEY_A, READ_MODEL_BACKEND, startTestServer, type TestServer } from './support/test-server.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../apps/api/src/create-app.js';
-import { loadLedgerConfig, type LedgerConfig } from '../../libs/ledger/src/index.js';
+import { loadLedgerConfig, type LedgerConfig } from '#ledger';
 
 export const KEY_A = 'sk_test_business_a_0001';
 export const KEY_B = 'sk_test_business_b_0002';

@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE, Reflector } from '@nestjs/core';
-import { LedgerModule, type LedgerConfig } from '../../../libs/ledger/src/index.js';
+import { LedgerModule, type LedgerConfig } from '#ledger';
 import { AdminController } from './admin/admin.controller.js';
 import { CustomersController } from './customers/customers.controller.js';
 import { HealthController } from './health/health.controller.js';

@@ -1,20 +1,24 @@
 import 'reflect-metadata';
 import { ConsoleLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { LogController, type FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyHttpOptions } from 'fastify';
+import type { Server } from 'node:http';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomUUID } from 'node:crypto';
-import { LEDGER_METRICS, type LedgerConfig, type LedgerMetrics } from '../../../libs/ledger/src/index.js';
+import { LEDGER_METRICS, type LedgerConfig, type LedgerMetrics } from '#ledger';
 import { AppModule } from './app.module.js';
+import { ConnectionEdges } from './http/connection-edges.js';
+import { useStrictJsonParser } from './http/json-body.js';
+import { startMetricsServer } from './http/metrics-endpoint.js';
 import { answerMethodNotAllowed } from './http/method-not-allowed.js';
 import { mountOpenApi } from './http/openapi.js';
 
 /** Fastify's options from the configuration; the benchmark's ceiling server uses the same. */
-export function fastifyOptions(config: LedgerConfig): FastifyServerOptions {
+export function fastifyOptions(config: LedgerConfig, edges = new ConnectionEdges(config.requestTimeoutMs)): FastifyHttpOptions<Server> {
   return {
     bodyLimit: config.bodyLimitBytes,
     requestTimeout: config.requestTimeoutMs,
-    connectionTimeout: config.requestTimeoutMs,
+    ...edges.fastifyOptions(),
     // Ids we mint ourselves: a client-supplied id would let callers forge log correlation.
     genReqId: () => randomUUID(),
     requestIdHeader: false,
@@ -31,20 +35,35 @@ export function fastifyOptions(config: LedgerConfig): FastifyServerOptions {
 
 /** Builds the HTTP app; `main.ts` and the end-to-end tests share it, so tests run the real stack. */
 export async function createApp(config: LedgerConfig): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter(fastifyOptions(config));
+  const edges = new ConnectionEdges(config.requestTimeoutMs);
+  const adapter = new FastifyAdapter(fastifyOptions(config, edges));
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new ConsoleLogger({ json: true, logLevels: nestLogLevels(config.logLevel) }),
     bufferLogs: false,
+    // Nest's parsers would add application/x-www-form-urlencoded and Fastify's JSON parser;
+    // we accept JSON only, through our own parser (`useStrictJsonParser`).
+    bodyParser: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
+  // First, so a draining server refuses before any other hook runs.
+  edges.install(fastify, app.get<LedgerMetrics>(LEDGER_METRICS).registry);
   // JSON only: without this, Fastify would hand text/plain bodies to the validators as strings.
   fastify.removeContentTypeParser('text/plain');
+  useStrictJsonParser(fastify, config.bodyLimitBytes);
   fastify.addHook('onSend', async (request, reply) => {
     void reply.headers(securityHeaders(request.url));
     void reply.header('x-request-id', request.id);
   });
   observeRequests(app);
   answerMethodNotAllowed(app, mountOpenApi(app, config));
+  if (config.metricsPort !== null) {
+    const registry = app.get<LedgerMetrics>(LEDGER_METRICS).registry;
+    const metricsServer = await startMetricsServer({ registry, host: config.metricsHost, port: config.metricsPort, token: config.metricsToken });
+    fastify.addHook('onClose', async () => {
+      metricsServer.closeAllConnections();
+      await new Promise((resolve) => metricsServer.close(resolve));
+    });
+  }
   return app;
 }
 

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { ConfigError, describeBackends, loadLedgerConfig } from '../../../libs/ledger/src/index.js';
+import { ConfigError, describeBackends, loadLedgerConfig } from '#ledger';
 import { createApp } from './create-app.js';
 
 async function main(): Promise<void> {
@@ -18,6 +18,11 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   logger.log(`listening on http://${config.host}:${config.port} (${describeBackends(config)})`);
   logger.log(`OpenAPI: /openapi.json, docs UI: /docs`);
+  if (config.metricsPort !== null) {
+    logger.log(`metrics: http://${config.metricsHost}:${config.metricsPort}/metrics${config.metricsToken === null ? '' : ' (token required)'}`);
+  } else if (config.metricsToken === null && config.nodeEnv === 'production') {
+    logger.warn('GET /metrics is open on the API port: set METRICS_TOKEN, or METRICS_PORT for a loopback-only listener, or keep the port internal.');
+  }
   stopOnSignals(app, logger);
   if (config.usingDevelopmentKey) {
     logger.warn(`API_KEYS is not set: using the development key "${config.apiKeys[0].key}" for business "${config.apiKeys[0].businessId}". Never use it in production.`);

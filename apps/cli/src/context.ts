@@ -1,15 +1,18 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { EventStore } from '../../../libs/event-store/src/event-store.port.js';
-import { describeBackends, openEventStore } from '../../../libs/ledger/src/backends.js';
-import { ConfigError, loadLedgerConfig, type LedgerConfig } from '../../../libs/ledger/src/ledger-config.js';
-import { openLogHead, type LogHead } from '../../../libs/ledger/src/projections/log-head.js';
+import type { EventStore, LogHead } from '#event-store';
 import {
+  ConfigError,
+  describeBackends,
+  eventsFile,
+  eventStoreExists,
+  loadLedgerConfig,
+  openEventStore,
+  openLogHead,
   openReadModelBackend,
+  type LedgerConfig,
   type ReadModelBackend,
   type VersionStore,
-} from '../../../libs/ledger/src/projections/read-model-backend.js';
-import { WALLET_PROJECTION } from '../../../libs/read-models/src/read-model.port.js';
+} from '#ledger';
+import { WALLET_PROJECTION } from '#read-models';
 import { UsageError } from './io.js';
 
 /** The stores a command works on, opened from the same environment as the API; closed together. */
@@ -36,9 +39,8 @@ export class CliContext {
 
   async events(): Promise<EventStore> {
     if (this.eventStore === null) {
-      const file = join(this.config.dataDir, 'events.sqlite');
-      if (this.config.eventStoreUrl === null && !existsSync(file)) {
-        throw new UsageError(`no event store at ${file}: set DATA_DIR (or EVENTSTORE_URL) as for the API`);
+      if (!eventStoreExists(this.config)) {
+        throw new UsageError(`no event store at ${eventsFile(this.config.dataDir)}: set DATA_DIR (or EVENTSTORE_URL) as for the API`);
       }
       this.eventStore = await openEventStore(this.config);
     }

@@ -1,16 +1,14 @@
 import { Logger } from '@nestjs/common';
 import {
   ConfigError,
-  ProjectorRunner,
-  leaseOwnerName,
-  WalletProjector,
   describeBackends,
   loadLedgerConfig,
+  nestProjectionLog,
   openEventStore,
-  openProjectionLease,
+  openProjectionProcess,
   openReadModels,
   type LedgerConfig,
-} from '../../../libs/ledger/src/index.js';
+} from '#ledger';
 
 /**
  * The projector as a process of its own, so API instances scale out and only one
@@ -21,32 +19,16 @@ async function main(config: LedgerConfig): Promise<void> {
   const logger = new Logger('Projector');
   const eventStore = await openEventStore(config);
   const readModels = await openReadModels(config);
-  const lease = await openProjectionLease(config, readModels);
-  const log = (level: 'info' | 'warn' | 'error', message: string, error?: unknown) => {
-    const detail = error instanceof Error ? ` ${error.message}` : '';
-    if (level === 'info') logger.log(message);
-    else if (level === 'warn') logger.warn(message + detail);
-    else logger.error(message + detail);
-  };
-  const projector = new WalletProjector(eventStore, readModels, { batchSizeMax: 500, restartDelayMs: 1000, log });
-  const runner = new ProjectorRunner(projector, lease, {
-    owner: leaseOwnerName('projector'),
-    leaseTtlMs: config.projectorLeaseTtlMs,
-    leaseRenewMs: config.projectorLeaseRenewMs,
-    log,
-  });
+  const projection = await openProjectionProcess(config, { eventStore, readModels }, { role: 'projector', log: nestProjectionLog(logger) });
   logger.log(`starting (${describeBackends(config)})`);
-  await runner.start();
+  await projection.runner.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.log(`${signal}: finishing the current batch, releasing the lease`);
-    await runner.stop();
-    await (lease as { close?: () => Promise<void> }).close?.();
-    await eventStore.close();
-    await readModels.close();
+    await projection.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

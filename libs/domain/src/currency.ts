@@ -23,8 +23,65 @@ export const DEFAULT_CURRENCIES: readonly CurrencySpec[] = Object.freeze([
   { code: 'INR', minorUnitDigits: 2, usdPerMajorUnit: 0.012 },
 ]);
 
-/** Converts a balance to USD minor units (cents) with the configured rate, unrounded. */
-export function toUsdMinor(balanceMinor: number, spec: CurrencySpec): number {
-  const major = balanceMinor / 10 ** spec.minorUnitDigits;
-  return major * spec.usdPerMajorUnit * 100;
+/** The largest total the API reports: past it a JSON number (an IEEE double) cannot carry every integer. */
+export const TOTAL_USD_MINOR_MAX = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** An exact non-negative rational number. */
+interface Ratio {
+  readonly numerator: bigint;
+  readonly denominator: bigint;
+}
+
+/**
+ * The rate as the decimal the operator wrote. A double's shortest round-trip form
+ * (`String(0.012)` is "0.012") is that decimal whenever it has at most 15 significant
+ * digits, which the configuration enforces; so 0.012 counts as exactly 12/1000, not as
+ * the binary fraction nearest to it.
+ */
+export function exactRate(rate: number): Ratio {
+  if (!Number.isFinite(rate) || rate < 0) throw new RangeError(`rate must be a finite non-negative number (got ${rate})`);
+  const match = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(rate));
+  if (match === null) throw new RangeError(`rate ${rate} has no decimal form`);
+  const [, whole, fraction = '', exponentText = '0'] = match;
+  const exponent = Number(exponentText) - fraction.length;
+  const digits = BigInt(whole + fraction);
+  return exponent >= 0
+    ? { numerator: digits * 10n ** BigInt(exponent), denominator: 1n }
+    : { numerator: digits, denominator: 10n ** BigInt(-exponent) };
+}
+
+/**
+ * Every balance converted to US cents with its configured rate, summed exactly (rationals
+ * in BigInt) and rounded once, at the end, to the nearest cent with halves rounded up
+ * (balances are never negative, so up is away from zero). A currency with no spec (removed
+ * from the configuration) has no rate and is left out. The result may exceed
+ * `TOTAL_USD_MINOR_MAX`; callers decide what that means.
+ */
+export function totalUsdMinor(
+  balances: Iterable<{ readonly currency: string; readonly balanceMinor: number }>,
+  currencies: ReadonlyMap<string, CurrencySpec>,
+): bigint {
+  let numerator = 0n;
+  let denominator = 1n;
+  for (const { currency, balanceMinor } of balances) {
+    const spec = currencies.get(currency);
+    if (spec === undefined) continue;
+    const rate = exactRate(spec.usdPerMajorUnit);
+    // cents = balance / 10^digits * rate * 100
+    const termNumerator = BigInt(balanceMinor) * rate.numerator * 100n;
+    const termDenominator = rate.denominator * 10n ** BigInt(spec.minorUnitDigits);
+    if (termDenominator === denominator) {
+      numerator += termNumerator;
+    } else {
+      numerator = numerator * termDenominator + termNumerator * denominator;
+      denominator *= termDenominator;
+    }
+  }
+  return roundHalfAwayFromZero(numerator, denominator);
+}
+
+function roundHalfAwayFromZero(numerator: bigint, denominator: bigint): bigint {
+  const magnitude = numerator < 0n ? -numerator : numerator;
+  const rounded = (2n * magnitude + denominator) / (2n * denominator);
+  return numerator < 0n ? -rounded : rounded;
 }

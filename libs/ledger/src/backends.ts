@@ -1,32 +1,74 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EventStore } from '../../event-store/src/event-store.port.js';
-import { SqliteEventStore } from '../../event-store/src/sqlite/sqlite-event-store.js';
-import type { ProjectionLease } from '../../read-models/src/projection-lease.port.js';
-import { WALLET_PROJECTION, type ReadModelStore } from '../../read-models/src/read-model.port.js';
-import { SqliteProjectionLease } from '../../read-models/src/sqlite/sqlite-projection-lease.js';
-import { SqliteReadModelStore } from '../../read-models/src/sqlite/sqlite-read-model-store.js';
+import { openSqliteLogHead, scanningLogHead, SqliteEventStore, type EventStore, type LogHead } from '#event-store';
+import {
+  projectionVersionName,
+  SqliteProjectionLease,
+  SqliteProjectionRegistry,
+  SqliteReadModelStore,
+  WALLET_PROJECTION,
+  type ProjectionLease,
+  type ProjectionRegistry,
+  type ReadModelStore,
+} from '#read-models';
 import type { LedgerConfig } from './ledger-config.js';
-import { ACTIVE_READ_MODELS_DEFAULTS, ActiveReadModels } from './projections/active-read-models.js';
-import { openReadModelBackend } from './projections/read-model-backend.js';
+import { ACTIVE_READ_MODELS_DEFAULTS, ActiveReadModels } from './read-side/versions/active-read-models.js';
 
-export interface Backends {
-  readonly eventStore: EventStore;
-  readonly readModels: ReadModelStore;
-  /** Human-readable, for the start-up log and `npm test` output. */
-  readonly description: string;
+/*
+ * The one place that chooses backends from the configuration: the event store (SQLite or
+ * EventStoreDB), the read models (SQLite or MongoDB) with their registry and leases, and how
+ * the log is read in bulk. The production adapters are imported lazily, so an embedded
+ * install never loads the EventStoreDB or MongoDB clients.
+ */
+
+/** How long an embedded-store connection waits for another connection's lock. */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+const EVENTS_FILE_NAME = 'events.sqlite';
+const READ_MODELS_FILE_NAME = 'read-models.sqlite';
+
+export function eventsFile(dataDir: string): string {
+  return join(dataDir, EVENTS_FILE_NAME);
 }
 
-const SQLITE_BUSY_TIMEOUT_MS = 5000;
+export function readModelsFile(dataDir: string): string {
+  return join(dataDir, READ_MODELS_FILE_NAME);
+}
+
+/** One version of the wallet projection, as a backend opens it. */
+export type VersionStore = ReadModelStore & {
+  /** Drops the version's tables or collections and its checkpoint. */
+  drop(): Promise<void>;
+  /** While a rebuild fills a version nobody reads yet: defer what can be built in one go at the end. */
+  beginBulkLoad?(): Promise<void>;
+  endBulkLoad?(): Promise<void>;
+};
+
+export type LeaseHandle = ProjectionLease & { close?: () => Promise<void> };
+
+/**
+ * Everything about one read-model backend that is not a single version's data: the
+ * projection registry, leases, and opening any version. SQLite keeps all of it in
+ * `read-models.sqlite`; MongoDB in one database over one shared client.
+ */
+export interface ReadModelBackend {
+  readonly kind: 'sqlite' | 'mongo';
+  readonly registry: ProjectionRegistry;
+  /** Opens (creating if missing) one version of the wallet projection. */
+  openVersion(version: number): Promise<VersionStore>;
+  /** A version's checkpoint without opening it. */
+  checkpointOf(version: number): Promise<number | null>;
+  lease(name: string): Promise<LeaseHandle>;
+  close(): Promise<void>;
+}
 
 export async function openEventStore(config: LedgerConfig): Promise<EventStore> {
   if (config.eventStoreUrl !== null) {
-    const { EventStoreDbEventStore } = await import('../../event-store/src/eventstoredb/index.js');
+    const { EventStoreDbEventStore } = await import('#event-store/eventstoredb');
     return EventStoreDbEventStore.fromConnectionString(config.eventStoreUrl);
   }
   mkdirSync(config.dataDir, { recursive: true });
   return new SqliteEventStore({
-    filename: join(config.dataDir, 'events.sqlite'),
+    filename: eventsFile(config.dataDir),
     groupCommitMax: 512,
     idlePollMs: 200,
     busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS,
@@ -34,11 +76,26 @@ export async function openEventStore(config: LedgerConfig): Promise<EventStore> 
   });
 }
 
+/** Whether the configured event store exists yet (the embedded file is created by the API on first start). */
+export function eventStoreExists(config: LedgerConfig): boolean {
+  return config.eventStoreUrl !== null || existsSync(eventsFile(config.dataDir));
+}
+
+/**
+ * Bulk reading of the log for rebuilds and audits: the embedded store is counted and read
+ * with its own indexed queries; other stores go through the port (counting bounded).
+ */
+export function openLogHead(config: LedgerConfig, eventStore: EventStore): LogHead {
+  const file = eventsFile(config.dataDir);
+  if (config.eventStoreUrl !== null || !existsSync(file)) return scanningLogHead(eventStore);
+  return openSqliteLogHead(file);
+}
+
 /**
  * The read models of the projection version the registry marks active, following a
  * blue/green switch (`ledger projections rebuild`) while the process runs.
  */
-export async function openReadModels(config: LedgerConfig): Promise<ReadModelStore> {
+export async function openReadModels(config: LedgerConfig): Promise<ActiveReadModels> {
   return ActiveReadModels.open(await openReadModelBackend(config), {
     name: WALLET_PROJECTION.name,
     initialVersion: WALLET_PROJECTION.version,
@@ -46,37 +103,67 @@ export async function openReadModels(config: LedgerConfig): Promise<ReadModelSto
   });
 }
 
-/** One fixed version of the read models, ignoring the registry (tests, tools). */
-export async function openReadModelsVersion(config: LedgerConfig, version: number = WALLET_PROJECTION.version): Promise<ReadModelStore> {
-  if (config.mongoUrl !== null) {
-    const { MongoReadModelStore } = await import('../../read-models/src/mongo/index.js');
-    return MongoReadModelStore.connect({ url: config.mongoUrl, dbName: config.mongoDbName, projectionVersion: version });
-  }
-  mkdirSync(config.dataDir, { recursive: true });
-  return new SqliteReadModelStore({ filename: join(config.dataDir, 'read-models.sqlite'), busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS }, version);
+/** The live projector's lease, which lives beside the read models it protects. */
+export function openProjectionLease(readModels: ActiveReadModels): Promise<LeaseHandle> {
+  // It keeps the name it always had, whichever version is active: a process started before
+  // a switch and one started after must still exclude each other.
+  return readModels.backend.lease(projectionVersionName(WALLET_PROJECTION.name, WALLET_PROJECTION.version));
 }
 
-/** The lease lives beside the read models it protects. */
-export async function openProjectionLease(config: LedgerConfig, readModels: ReadModelStore): Promise<ProjectionLease> {
-  // The live projector's lease keeps the name it always had, whichever version is active:
-  // a process started before a switch and one started after must still exclude each other.
-  const projectionName = `${WALLET_PROJECTION.name}_v${WALLET_PROJECTION.version}`;
-  if (readModels instanceof ActiveReadModels) return readModels.backend.lease(projectionName);
-  if (config.mongoUrl !== null) {
-    const { MongoProjectionLease, MongoReadModelStore } = await import('../../read-models/src/mongo/index.js');
-    if (!(readModels instanceof MongoReadModelStore)) throw new Error('Mongo lease needs the Mongo read models');
-    return new MongoProjectionLease({ db: readModels.db, projectionName, clock: () => Date.now() });
-  }
-  return new SqliteProjectionLease({
-    filename: join(config.dataDir, 'read-models.sqlite'),
-    projectionName,
-    busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS,
-    clock: () => Date.now(),
-  });
+export async function openReadModelBackend(config: LedgerConfig): Promise<ReadModelBackend> {
+  return config.mongoUrl !== null ? openMongoBackend(config.mongoUrl, config.mongoDbName) : openSqliteBackend(config.dataDir);
 }
 
 export function describeBackends(config: LedgerConfig): string {
-  const events = config.eventStoreUrl !== null ? 'EventStoreDB' : `SQLite (${join(config.dataDir, 'events.sqlite')})`;
-  const reads = config.mongoUrl !== null ? `MongoDB (db ${config.mongoDbName})` : `SQLite (${join(config.dataDir, 'read-models.sqlite')})`;
+  const events = config.eventStoreUrl !== null ? 'EventStoreDB' : `SQLite (${eventsFile(config.dataDir)})`;
+  const reads = config.mongoUrl !== null ? `MongoDB (db ${config.mongoDbName})` : `SQLite (${readModelsFile(config.dataDir)})`;
   return `event store: ${events}; read models: ${reads}; projector: ${config.projectorMode}`;
+}
+
+function openSqliteBackend(dataDir: string): ReadModelBackend {
+  mkdirSync(dataDir, { recursive: true });
+  const filename = readModelsFile(dataDir);
+  const registry = new SqliteProjectionRegistry({ filename, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS, clock: () => new Date() });
+  return {
+    kind: 'sqlite',
+    registry,
+    async openVersion(version) {
+      return new SqliteReadModelStore({ filename, busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS }, version);
+    },
+    async checkpointOf(version) {
+      return registry.checkpointOf(projectionVersionName(WALLET_PROJECTION.name, version));
+    },
+    async lease(name) {
+      return new SqliteProjectionLease({
+        filename,
+        projectionName: name,
+        busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS,
+        clock: () => Date.now(),
+      });
+    },
+    close: () => registry.close(),
+  };
+}
+
+async function openMongoBackend(url: string, dbName: string): Promise<ReadModelBackend> {
+  const [{ MongoClient }, { MongoReadModelStore, MongoProjectionLease, MongoProjectionRegistry, mongoClientOptions }] = await Promise.all([
+    import('mongodb'),
+    import('#read-models/mongo'),
+  ]);
+  // Majority writes, primary reads, bounded pool and timeouts: see `mongoClientOptions`.
+  const client = new MongoClient(url, mongoClientOptions());
+  await client.connect();
+  const db = client.db(dbName);
+  const registry = new MongoProjectionRegistry({ db, clock: () => new Date() });
+  return {
+    kind: 'mongo',
+    registry,
+    openVersion: (version) => MongoReadModelStore.attach(client, db, version),
+    checkpointOf: (version) => registry.checkpointOf(projectionVersionName(WALLET_PROJECTION.name, version)),
+    async lease(name) {
+      // No clock: the lease is timed by the server's clock, which every host shares.
+      return new MongoProjectionLease({ db, projectionName: name });
+    },
+    close: () => client.close(),
+  };
 }

@@ -62,6 +62,9 @@ describe('loadLedgerConfig', () => {
         rateLimitBurst: 4000,
         projectorLeaseTtlMs: 10_000,
         projectorLeaseRenewMs: 3_000,
+        metricsToken: null,
+        metricsPort: null,
+        metricsHost: '127.0.0.1',
       } satisfies LedgerConfig);
     });
 
@@ -368,6 +371,19 @@ describe('loadLedgerConfig', () => {
       expect(loadLedgerConfig({ USD_RATES: 'EUR:1.08' }).currencies.map((c) => c.code)).toEqual(['USD', 'INR']);
     });
 
+    it.each(['1e-3', '1.0000000000000001', '0.1234567890123456', '.5'])(
+      'rejects the rate %s: total_balance_usd needs a plain decimal that a double carries exactly',
+      (rate) => {
+        const problems = problemsOf(rejected({ CURRENCIES: 'USD,EUR', USD_RATES: `EUR:${rate}` }));
+        expect(problems.some((p) => p.includes('USD_RATES') && p.includes('significant digits'))).toBe(true);
+      },
+    );
+
+    it('accepts a rate with 15 significant digits', () => {
+      const config = loadLedgerConfig({ CURRENCIES: 'USD,EUR', USD_RATES: 'EUR:0.000123456789012345' });
+      expect(config.currencies.find((c) => c.code === 'EUR')?.usdPerMajorUnit).toBe(0.000123456789012345);
+    });
+
     it.each(['EUR', 'EUR:', 'EUR:abc', 'EUR:0', 'EUR:-1.08', 'EUR:Infinity', 'EUR:NaN'])(
       'rejects the malformed rate entry "%s", quoting it',
       (entry) => {
@@ -412,6 +428,30 @@ describe('loadLedgerConfig', () => {
     it('does not echo a rejected URL, which may hold credentials', () => {
       const error = rejected({ MONGODB_URL: 'https://admin:hunter2@db.example.net' });
       expect(error.message).not.toContain('hunter2');
+    });
+  });
+
+  describe('METRICS_TOKEN, METRICS_PORT and METRICS_HOST', () => {
+    it('protects nothing by default: /metrics stays on the API port without a token', () => {
+      const config = loadLedgerConfig({});
+      expect([config.metricsToken, config.metricsPort, config.metricsHost]).toEqual([null, null, '127.0.0.1']);
+    });
+
+    it('reads a token, a separate port and its host', () => {
+      const config = loadLedgerConfig({ METRICS_TOKEN: 'm'.repeat(16), METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' });
+      expect([config.metricsToken, config.metricsPort, config.metricsHost]).toEqual(['m'.repeat(16), 9464, '0.0.0.0']);
+    });
+
+    it.each([
+      [{ METRICS_TOKEN: 'short' }, /^METRICS_TOKEN must be 16/],
+      [{ METRICS_TOKEN: 'has a space in it, sixteen+' }, /^METRICS_TOKEN must be 16/],
+      [{ METRICS_PORT: '0' }, /^METRICS_PORT must be a whole number/],
+      [{ METRICS_PORT: '3000' }, /^METRICS_PORT must differ from PORT/],
+    ])('refuses %o', (env, pattern) => {
+      const problems = problemsOf(rejected(env));
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(pattern);
+      expect(problems[0]).not.toContain('has a space');
     });
   });
 

@@ -1,4 +1,4 @@
-import { ISO_4217_MINOR_UNITS, type CurrencySpec } from '../../domain/src/index.js';
+import { ISO_4217_MINOR_UNITS, type CurrencySpec } from '#domain';
 
 export type ProjectorMode = 'inprocess' | 'external';
 
@@ -34,6 +34,11 @@ export interface LedgerConfig {
   /** A projector holding the lease renews it every `projectorLeaseRenewMs`; a stand-by takes over after the TTL. */
   readonly projectorLeaseTtlMs: number;
   readonly projectorLeaseRenewMs: number;
+  /** When set, `GET /metrics` needs `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | null;
+  /** When set, metrics are served on their own listener (`metricsHost:metricsPort`) and not on the API port. */
+  readonly metricsPort: number | null;
+  readonly metricsHost: string;
 }
 
 export class ConfigError extends Error {
@@ -82,7 +87,14 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv): LedgerConfig {
     rateLimitBurst: read.int('RATE_LIMIT_BURST', 4000, 1, 10_000_000),
     projectorLeaseTtlMs: read.int('PROJECTOR_LEASE_TTL_MS', 10_000, 500, 600_000),
     projectorLeaseRenewMs: read.int('PROJECTOR_LEASE_RENEW_MS', 3_000, 100, 300_000),
+    metricsToken: read.secret('METRICS_TOKEN'),
+    metricsPort: env.METRICS_PORT === undefined || env.METRICS_PORT === '' ? null : read.int('METRICS_PORT', 0, 1, 65535),
+    // Loopback by default: a separate metrics port is meant for a local scraper or sidecar.
+    metricsHost: env.METRICS_HOST ?? '127.0.0.1',
   };
+  if (config.metricsPort !== null && config.metricsPort === config.port) {
+    problems.push('METRICS_PORT must differ from PORT');
+  }
   if (config.projectorLeaseRenewMs * 2 > config.projectorLeaseTtlMs) {
     problems.push('PROJECTOR_LEASE_RENEW_MS must be at most half of PROJECTOR_LEASE_TTL_MS, so a holder renews before its lease lapses');
   }
@@ -142,6 +154,17 @@ class EnvReader {
     });
   }
 
+  /** A bearer secret: unset is null; set, it must be a usable header value of 16..256 characters. */
+  secret(name: string): string | null {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return null;
+    if (!/^[\x21-\x7e]{16,256}$/.test(raw)) {
+      this.problems.push(`${name} must be 16 to 256 printable ASCII characters without spaces (not echoed)`);
+      return null;
+    }
+    return raw;
+  }
+
   url(name: string, protocols: readonly string[]): string | null {
     const raw = this.env[name];
     if (raw === undefined || raw === '') return null;
@@ -187,11 +210,19 @@ class EnvReader {
         this.problems.push(`${name} entries must look like CODE:rate with a positive rate (got "${pair}")`);
         continue;
       }
+      // total_balance_usd converts with the decimal as written; a plain decimal of at most 15
+      // significant digits survives the trip through a double unchanged, so it is exact.
+      if (!/^\d+(\.\d+)?$/.test(raw) || raw.replace('.', '').replace(/^0+/, '').length > RATE_SIGNIFICANT_DIGITS_MAX) {
+        this.problems.push(`${name}: the rate for ${code} must be a plain decimal with at most ${RATE_SIGNIFICANT_DIGITS_MAX} significant digits (got "${raw}")`);
+        continue;
+      }
       rates.set(code.toUpperCase(), rate);
     }
     return rates;
   }
 }
+
+const RATE_SIGNIFICANT_DIGITS_MAX = 15;
 
 /** Conservative defaults so the stock currency set works out of the box; override with USD_RATES. */
 const DEFAULT_USD_RATES: Readonly<Record<string, number>> = { INR: 0.012 };

@@ -6,6 +6,6 @@ export const READ_YOUR_WRITES = Symbol('READ_YOUR_WRITES');
 export const WALLET_EXECUTOR = Symbol('WALLET_EXECUTOR');
 export const WALLET_PROJECTOR = Symbol('WALLET_PROJECTOR');
 export const DECIDER_CONFIG = Symbol('DECIDER_CONFIG');
-export const PROJECTION_LEASE = Symbol('PROJECTION_LEASE');
+export const PROJECTION_PROCESS = Symbol('PROJECTION_PROCESS');
 export const PROJECTOR_RUNNER = Symbol('PROJECTOR_RUNNER');
 export const LEDGER_METRICS = Symbol('LEDGER_METRICS');

@@ -9,8 +9,8 @@ import {
   type DeciderConfig,
   type WalletCommand,
   type WalletState,
-} from '../../domain/src/index.js';
-import type { RecordedEvent } from '../../event-store/src/event-store.port.js';
+} from '#domain';
+import type { RecordedEvent } from '#event-store';
 import type { ReadModelStore } from './read-model.port.js';
 
 export interface ReadModelHarness {

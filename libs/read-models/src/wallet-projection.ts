@@ -3,8 +3,8 @@ import {
   decodeWalletEvent,
   type LedgerEntryData,
   type WalletEvent,
-} from '../../domain/src/index.js';
-import type { RecordedEvent } from '../../event-store/src/event-store.port.js';
+} from '#domain';
+import type { RecordedEvent } from '#event-store';
 import type { CustomerView, LedgerEntryView } from './read-model.port.js';
 
 /**

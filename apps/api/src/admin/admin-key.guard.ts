@@ -1,7 +1,7 @@
 import { ForbiddenException, Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { LEDGER_CONFIG, type LedgerConfig } from '../../../../libs/ledger/src/index.js';
+import { LEDGER_CONFIG, type LedgerConfig } from '#ledger';
 import { UnauthorizedError } from '../http/api-errors.js';
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmail, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import { RequestValidationError } from '../http/api-errors.js';
 import { LIMITS } from '../http/limits.js';
 import { PageQueryDto } from '../http/page-query.dto.js';
 import { IsFlatStringMap } from '../http/validators.js';
@@ -33,16 +34,20 @@ export class CreateCustomerDto {
   metadata?: Record<string, string>;
 }
 
-/** PATCH: absent or null `email`/`name` keep the current value; null `phone_number` clears it; null `metadata` empties it. */
+/**
+ * PATCH: an absent field keeps its value; null `phone_number` clears it and null `metadata`
+ * empties it. `email` and `name` cannot be cleared, so null is refused (`refuseNullRequired`)
+ * rather than quietly ignored.
+ */
 export class UpdateCustomerDto {
-  @ApiPropertyOptional({ type: String, nullable: true, maxLength: LIMITS.emailLengthMax })
+  @ApiPropertyOptional({ type: String, maxLength: LIMITS.emailLengthMax })
   @ValidateIf((_o, v) => v !== undefined && v !== null)
   @IsString()
   @MaxLength(LIMITS.emailLengthMax)
   @IsEmail()
   email?: string | null;
 
-  @ApiPropertyOptional({ type: String, nullable: true, minLength: 1, maxLength: LIMITS.nameLengthMax })
+  @ApiPropertyOptional({ type: String, minLength: 1, maxLength: LIMITS.nameLengthMax })
   @ValidateIf((_o, v) => v !== undefined && v !== null)
   @IsString()
   @MinLength(1)
@@ -60,6 +65,25 @@ export class UpdateCustomerDto {
   @IsOptional()
   @IsFlatStringMap()
   metadata?: Record<string, string> | null;
+}
+
+const REQUIRED_ON_UPDATE = ['email', 'name'] as const;
+
+/**
+ * One clear message for a null `email` or `name`. (Done here and not with decorators:
+ * class-validator would either skip every check on null or report each of them.)
+ */
+export function refuseNullRequired(body: UpdateCustomerDto): void {
+  const fields = Object.fromEntries(
+    REQUIRED_ON_UPDATE.filter((field) => body[field] === null).map((field) => [
+      field,
+      [`${field} cannot be null; leave it out to keep the current ${field}`],
+    ]),
+  );
+  const names = Object.keys(fields);
+  if (names.length === 0) return;
+  const summary = names.map((field) => `${field}: ${fields[field][0]}`).join('. ');
+  throw new RequestValidationError(`Invalid request. ${summary}`, { fields });
 }
 
 export class ListCustomersQueryDto extends PageQueryDto {

@@ -1,14 +1,14 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { CustomerView } from '../../../../libs/read-models/src/read-model.port.js';
+import type { CustomerView } from '#read-models';
 import {
   CreateCustomerCommand,
   GetCustomerQuery,
   ListCustomersQuery,
   UpdateCustomerCommand,
   type Actor,
-} from '../../../../libs/ledger/src/index.js';
+} from '#ledger';
 import { CurrentActor } from '../http/current-actor.decorator.js';
 import { CustomerIdPipe } from '../http/customer-id.pipe.js';
 import { LIMITS } from '../http/limits.js';
@@ -19,6 +19,7 @@ import {
   CustomerResponse,
   ListCustomersQueryDto,
   UpdateCustomerDto,
+  refuseNullRequired,
 } from './customer.dto.js';
 
 @ApiTags('customers')
@@ -68,6 +69,7 @@ export class CustomersController {
     @Param('customer_id', CustomerIdPipe) customerId: string,
     @Body() body: UpdateCustomerDto,
   ): Promise<CustomerResponse> {
+    refuseNullRequired(body);
     const patch = {
       ...(body.email != null && { email: body.email }),
       ...(body.name != null && { name: body.name }),

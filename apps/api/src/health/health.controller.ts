@@ -1,8 +1,10 @@
-import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { Controller, Get, Header, Headers, Inject, NotFoundException } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
-import type { ReadModelStore } from '../../../../libs/read-models/src/read-model.port.js';
-import { LEDGER_METRICS, READ_MODELS, type LedgerMetrics } from '../../../../libs/ledger/src/index.js';
+import type { ReadModelStore } from '#read-models';
+import { LEDGER_CONFIG, LEDGER_METRICS, READ_MODELS, type LedgerConfig, type LedgerMetrics } from '#ledger';
+import { UnauthorizedError } from '../http/api-errors.js';
 import { Public } from '../http/auth.guard.js';
+import { METRICS_UNAUTHORIZED, PROMETHEUS_CONTENT_TYPE, metricsAllowed } from '../http/metrics-endpoint.js';
 
 class HealthResponse {
   @ApiProperty({ enum: ['ok'] }) status!: 'ok';
@@ -20,6 +22,7 @@ export class HealthController {
   constructor(
     @Inject(READ_MODELS) private readonly readModels: ReadModelStore,
     @Inject(LEDGER_METRICS) private readonly metrics: LedgerMetrics,
+    @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
   ) {}
 
   /** Readiness: the stores answer. Also served at /health/ready. */
@@ -41,8 +44,11 @@ export class HealthController {
   @Public()
   @Get('metrics')
   @ApiExcludeEndpoint()
-  @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  async prometheus(): Promise<string> {
+  @Header('content-type', PROMETHEUS_CONTENT_TYPE)
+  async prometheus(@Headers('authorization') authorization: string | undefined): Promise<string> {
+    // With METRICS_PORT the metrics live on that listener only (see startMetricsServer).
+    if (this.config.metricsPort !== null) throw new NotFoundException();
+    if (!metricsAllowed(this.config.metricsToken, authorization)) throw new UnauthorizedError(METRICS_UNAUTHORIZED.message);
     return this.metrics.registry.metrics();
   }
 }

@@ -1,8 +1,8 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
-import { DomainError, type DomainErrorCode } from '../../../../libs/domain/src/index.js';
-import { CommandRetriesExhaustedError } from '../../../../libs/ledger/src/index.js';
-import { RateLimitedError, RequestValidationError, UnauthorizedError, type ErrorBody } from './api-errors.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DomainError, type DomainErrorCode } from '#domain';
+import { CommandRetriesExhaustedError } from '#ledger';
+import { MalformedJsonError, RateLimitedError, RequestValidationError, UnauthorizedError, type ErrorBody } from './api-errors.js';
 
 /** The single mapping from domain error codes to HTTP statuses. */
 const DOMAIN_STATUS: Readonly<Record<DomainErrorCode, number>> = {
@@ -11,6 +11,7 @@ const DOMAIN_STATUS: Readonly<Record<DomainErrorCode, number>> = {
   CUSTOMER_ALREADY_EXISTS: 422,
   'WALLET.INSUFFICIENT_BALANCE': 400,
   'WALLET.BALANCE_OVERFLOW': 422,
+  'WALLET.TOTAL_BALANCE_OVERFLOW': 422,
   'WALLET.UNSUPPORTED_CURRENCY': 400,
   'WALLET.INVALID_AMOUNT': 400,
   IDEMPOTENCY_KEY_REUSED: 422,
@@ -49,6 +50,15 @@ export class ApiErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
+    if (isClientAbort(exception, request)) {
+      // The client hung up mid-request: not our error, and anyone can do it at will, so
+      // no error line and no stack (it is counted in http_client_aborts_total). Nobody is
+      // left to read an answer; one is sent only so the request completes.
+      this.logger.debug(`client closed the connection before the request was complete: ${request.method} ${request.routeOptions.url ?? 'unmatched'} (request ${request.id})`);
+      void reply.status(400).send(errorBody('CLIENT_CLOSED_REQUEST', 'The client closed the connection before the request was complete.'));
+      return;
+    }
     const { status, body } = this.toResponse(exception);
     if (exception instanceof RateLimitedError) void reply.header('retry-after', String(exception.retryAfterSeconds));
     if (status >= 500) this.logger.error(body.message, exception instanceof Error ? exception.stack : String(exception));
@@ -56,7 +66,7 @@ export class ApiErrorFilter implements ExceptionFilter {
     if (status < 500) void reply.header('x-should-retry', 'false');
     // An unexpected failure of a write may have happened after the write was stored: a blind
     // retry of a key-less entry could apply it twice. (503 CONTENTION wrote nothing: retry away.)
-    const method = host.switchToHttp().getRequest<{ method?: string }>().method;
+    const method = request.method;
     if (status === 500 && method !== 'GET' && method !== 'HEAD') void reply.header('x-should-retry', 'false');
     void reply.status(status).send(body);
   }
@@ -64,6 +74,9 @@ export class ApiErrorFilter implements ExceptionFilter {
   private toResponse(exception: unknown): { status: number; body: ErrorBody } {
     if (exception instanceof DomainError) {
       return { status: DOMAIN_STATUS[exception.code], body: errorBody(exception.code, exception.message, exception.details) };
+    }
+    if (exception instanceof MalformedJsonError) {
+      return { status: 400, body: errorBody('MALFORMED_JSON', exception.message) };
     }
     if (exception instanceof RequestValidationError) {
       return { status: 400, body: errorBody('VALIDATION_FAILED', exception.message, exception.details) };
@@ -97,6 +110,17 @@ function fastifyError(thrown: unknown): { status: number; code: string; message:
   // JSON.parse failures surface as a SyntaxError with a 400 status.
   if (exception instanceof SyntaxError && statusCode === 400) return FASTIFY_ERRORS.FST_ERR_CTP_INVALID_JSON_BODY;
   return undefined;
+}
+
+/**
+ * A request whose client went away: Node fails the body stream with "aborted"
+ * (ECONNRESET) and marks the request aborted. The code alone is not enough, since a
+ * store's connection can be reset too, and that one is ours.
+ */
+function isClientAbort(exception: unknown, request: FastifyRequest): boolean {
+  const error = exception instanceof HttpException && exception.cause !== undefined ? exception.cause : exception;
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return code === 'ECONNRESET' && (request.raw.aborted || request.raw.socket.destroyed);
 }
 
 function errorBody(code: string, message: string, details?: Record<string, unknown>): ErrorBody {

@@ -31,3 +31,11 @@ export class RateLimitedError extends Error {
     this.name = 'RateLimitedError';
   }
 }
+
+/** A body that is not JSON at all (as opposed to JSON of the wrong shape, which is `RequestValidationError`). */
+export class MalformedJsonError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MalformedJsonError';
+  }
+}

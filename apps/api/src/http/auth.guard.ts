@@ -2,7 +2,7 @@ import { Injectable, SetMetadata, type CanActivate, type ExecutionContext } from
 import { Reflector } from '@nestjs/core';
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import type { Actor, ApiKeyGrant } from '../../../../libs/ledger/src/index.js';
+import type { Actor, ApiKeyGrant } from '#ledger';
 import { RateLimitedError, UnauthorizedError } from './api-errors.js';
 import type { RateLimiter } from './rate-limiter.js';
 

@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { Actor } from '../../../../libs/ledger/src/index.js';
+import type { Actor } from '#ledger';
 import { UnauthorizedError } from './api-errors.js';
 import type { AuthedRequest } from './auth.guard.js';
 

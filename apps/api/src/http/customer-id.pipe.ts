@@ -1,5 +1,5 @@
 import { Injectable, type PipeTransform } from '@nestjs/common';
-import { DomainError } from '../../../../libs/domain/src/index.js';
+import { DomainError } from '#domain';
 import { LIMITS } from './limits.js';
 
 const CUSTOMER_ID = new RegExp(`^cus_[A-Za-z0-9]{1,${LIMITS.customerIdLengthMax - 4}}$`);

@@ -1,6 +1,6 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiProperty, ApiPropertyOptional, DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import type { LedgerConfig } from '../../../../libs/ledger/src/index.js';
+import type { LedgerConfig } from '#ledger';
 
 export class ErrorResponse {
   @ApiProperty({ example: 'VALIDATION_FAILED', description: 'Stable, machine-readable code' }) code!: string;

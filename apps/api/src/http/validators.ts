@@ -36,3 +36,24 @@ function isFlatStringMap(value: unknown): boolean {
 /** Query strings arrive as text: accept only plain digits, leave anything else for the validator to refuse. */
 export const ToStrictInt = () =>
   Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : value));
+
+/**
+ * An amount in minor units: one rule, one message. (`@IsInt @Min @Max` would answer
+ * `"100"` with three messages, two of them about a range the string is not even in.)
+ */
+export function IsMinorUnits(options?: ValidationOptions) {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isMinorUnits',
+      target: target.constructor,
+      propertyName,
+      options: {
+        message: ({ value }) =>
+          typeof value === 'number' && Number.isInteger(value)
+            ? `${propertyName} must be from 1 to ${Number.MAX_SAFE_INTEGER} minor units`
+            : `${propertyName} must be an integer number of minor units`,
+        ...options,
+      },
+      validator: { validate: (value: unknown) => Number.isSafeInteger(value) && (value as number) >= 1 },
+    });
+}

@@ -1,4 +1,4 @@
-import type { CustomerView, LedgerEntryView, WalletView } from '../../../../libs/read-models/src/read-model.port.js';
+import type { CustomerView, LedgerEntryView, WalletView } from '#read-models';
 import type { CustomerResponse } from '../customers/customer.dto.js';
 import type { CustomerWalletResponse, CustomerWalletTransactionResponse } from '../wallets/wallet.dto.js';
 

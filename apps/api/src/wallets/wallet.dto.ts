@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { LIMITS } from '../http/limits.js';
 import { PageQueryDto } from '../http/page-query.dto.js';
+import { IsMinorUnits } from '../http/validators.js';
 
 const CURRENCY = /^[A-Z]{3}$/;
 /** Printable ASCII only: keys end up in logs, metadata and comparisons byte for byte. */
@@ -9,9 +10,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
 
 export class CreateLedgerEntryDto {
   @ApiProperty({ type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Positive amount in the currency\'s minor unit' })
-  @IsInt()
-  @Min(1)
-  @Max(Number.MAX_SAFE_INTEGER)
+  @IsMinorUnits()
   amount!: number;
 
   @ApiProperty({ example: 'USD', pattern: CURRENCY.source, description: 'ISO-4217 code of a supported currency' })

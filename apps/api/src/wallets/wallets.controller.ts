@@ -1,14 +1,14 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { CommandBus, QueryBus } from '@nestjs/cqrs';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import type { LedgerEntryView, WalletView } from '../../../../libs/read-models/src/read-model.port.js';
+import type { LedgerEntryView, WalletView } from '#read-models';
 import {
   CreateLedgerEntryCommand,
   ListLedgerEntriesQuery,
   ListWalletsQuery,
   type Actor,
   type WalletList,
-} from '../../../../libs/ledger/src/index.js';
+} from '#ledger';
 import { CurrentActor } from '../http/current-actor.decorator.js';
 import { CustomerIdPipe } from '../http/customer-id.pipe.js';
 import { LIMITS } from '../http/limits.js';

@@ -1,5 +1,4 @@
-import { auditLedger, auditOneCustomer } from '../../../../libs/ledger/src/audit/audit.js';
-import type { AuditReport, CurrencyTotals, Discrepancy } from '../../../../libs/ledger/src/audit/audit.types.js';
+import { auditLedger, auditOneCustomer, type AuditReport, type CurrencyTotals, type Discrepancy } from '#ledger';
 import type { CliContext } from '../context.js';
 import { count, EXIT, line, type CliIo } from '../io.js';
 import { parse } from '../parse.js';

@@ -1,6 +1,5 @@
-import { projectionStatus } from '../../../../libs/ledger/src/projections/projection-status.js';
-import { rebuildProjection, type RebuildProgress } from '../../../../libs/ledger/src/projections/projection-rebuild.js';
-import { WALLET_PROJECTION } from '../../../../libs/read-models/src/read-model.port.js';
+import { projectionStatus, rebuildProjection, type RebuildProgress } from '#ledger';
+import { WALLET_PROJECTION } from '#read-models';
 import type { CliContext } from '../context.js';
 import { count, duration, EXIT, line, table, type CliIo, type OutputStream } from '../io.js';
 import { parse } from '../parse.js';

@@ -1,5 +1,5 @@
-import { replayCustomer, type ReplayedEvent } from '../../../../libs/ledger/src/audit/replay.js';
-import { WALLET_EVENT_SCHEMA_VERSIONS } from '../../../../libs/domain/src/index.js';
+import { replayCustomer, type ReplayedEvent } from '#ledger';
+import { WALLET_EVENT_SCHEMA_VERSIONS } from '#domain';
 import type { CliContext } from '../context.js';
 import { EXIT, line, type CliIo } from '../io.js';
 import { parse } from '../parse.js';

@@ -488,6 +488,43 @@ describe('wallet decider', () => {
       ]);
     });
 
+    describe('the total across currencies stays reportable (total_balance_usd ≤ 2^53 − 1 cents)', () => {
+      // INR converts at 0.012: 1 paisa is 0.012 cents.
+      const usdAt = (balance: number) => credited(balance, balance);
+      const inrAt = (balance: number) => credited(balance, balance, { currency: 'INR', entryId: 'ent_inr' });
+
+      it('refuses a credit that would push the converted total past 2^53 − 1, with its own code', () => {
+        // Both at the cap would be 9115285645797883 cents: the second one is refused.
+        given([...history, usdAt(MAX)])
+          .when(credit(MAX, { currency: 'INR' }))
+          .thenRejects('WALLET.TOTAL_BALANCE_OVERFLOW', { currency: 'INR', max_total_balance_usd: MAX });
+        given([...history, inrAt(MAX)])
+          .when(credit(MAX, { currency: 'USD' }))
+          .thenRejects('WALLET.TOTAL_BALANCE_OVERFLOW', { currency: 'USD', max_total_balance_usd: MAX });
+      });
+
+      it('accepts a credit whose rounded total lands exactly on 2^53 − 1, and refuses one more paisa that rounds past it', () => {
+        // 1041 paise are 12.492 cents (rounds to 12); 1042 are 12.504 (rounds to 13).
+        const g = given([...history, usdAt(MAX - 12), inrAt(1000)]);
+        g.when(credit(41, { currency: 'INR' })).then([
+          expect.objectContaining({ data: expect.objectContaining({ currency: 'INR', balanceAfterMinor: 1041 }) }) as WalletEvent,
+        ]);
+        g.when(credit(42, { currency: 'INR' })).thenRejects('WALLET.TOTAL_BALANCE_OVERFLOW');
+        g.when(credit(1, { currency: 'USD' })).thenRejects('WALLET.TOTAL_BALANCE_OVERFLOW');
+      });
+
+      it('never refuses a debit for the total, even above the bound (after a rate change)', () => {
+        const raisedRates = { ...CONFIG, currencies: new Map([...CONFIG.currencies].map(([c, s]) => [c, c === 'INR' ? { ...s, usdPerMajorUnit: 2 } : s])) };
+        given([...history, usdAt(MAX), inrAt(MAX)], raisedRates)
+          .when(debit(1, { currency: 'INR' }))
+          .then([expect.objectContaining({ type: 'WalletDebited' }) as WalletEvent]);
+      });
+
+      it('reports the per-wallet overflow first when a credit breaks both bounds', () => {
+        given([...history, usdAt(MAX), inrAt(MAX)]).when(credit(1)).thenRejects('WALLET.BALANCE_OVERFLOW');
+      });
+    });
+
     it('refuses an unsupported currency and lists the supported ones', () => {
       given(history)
         .when(credit(100, { currency: 'EUR' }))

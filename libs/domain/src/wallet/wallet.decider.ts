@@ -1,4 +1,4 @@
-import { type CurrencySpec } from '../currency.js';
+import { TOTAL_USD_MINOR_MAX, totalUsdMinor, type CurrencySpec } from '../currency.js';
 import { DomainError, assertNever } from '../domain-error.js';
 import { IdempotencyIndex, type IdempotencyRecord } from './idempotency-index.js';
 import type {
@@ -156,6 +156,7 @@ function decideEntry(command: RecordLedgerEntry, state: WalletState, config: Dec
   const wallet = state.wallets.get(command.currency);
   const balanceMinor = wallet?.balanceMinor ?? 0;
   const balanceAfterMinor = nextBalance(command, balanceMinor);
+  if (command.direction === 'credit') requireReportableTotal(command, state, balanceAfterMinor, config);
   const data: LedgerEntryData = {
     customerId: command.customerId,
     businessId: command.businessId,
@@ -196,6 +197,27 @@ function nextBalance(command: RecordLedgerEntry, balanceMinor: number): number {
       return balanceMinor - command.amountMinor;
     default:
       return assertNever(command.direction, 'entry direction');
+  }
+}
+
+/**
+ * `total_balance_usd` is a JSON number, exact only up to 2^53 − 1. Each balance is capped
+ * there, but the converted total of several is not, so a credit that would push the
+ * customer's total past it is refused: every total the API reports is then exact (as long
+ * as rates do not change; the read side refuses to report an inexact total if they do).
+ * Debits only lower the total, so they are never refused by this rule.
+ */
+function requireReportableTotal(command: RecordLedgerEntry, state: WalletState, balanceAfterMinor: number, config: DeciderConfig): void {
+  const after = { currency: command.currency, balanceMinor: balanceAfterMinor };
+  const balances = [...state.wallets.values()].map((wallet) => (wallet.currency === command.currency ? after : wallet));
+  if (!state.wallets.has(command.currency)) balances.push(after);
+  const total = totalUsdMinor(balances, config.currencies);
+  if (total > TOTAL_USD_MINOR_MAX) {
+    throw new DomainError(
+      'WALLET.TOTAL_BALANCE_OVERFLOW',
+      'This credit would take the customer\'s total across currencies past 2^53 − 1 US cents, the largest total the API can report exactly.',
+      { currency: command.currency, max_total_balance_usd: Number.MAX_SAFE_INTEGER },
+    );
   }
 }
 

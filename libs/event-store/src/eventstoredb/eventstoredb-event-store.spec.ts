@@ -293,7 +293,8 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
       await store.append('wallet-c1', 'no_stream', [newEvent(id, { schemaVersion: 3, data: { amount: 5, currency: 'USD' } })]);
       const sent = calls.appends[0].events[0];
       expect(sent).toMatchObject({ id, contentType: 'application/json', type: 'Deposited', data: { amount: 5, currency: 'USD' } });
-      expect(sent.metadata).toEqual({ correlationId: 'c-1', actor: 'key:abc', schemaVersion: 3 });
+      // Correlation travels under ESDB's own key, which its $by_correlation_id projection reads.
+      expect(sent.metadata).toEqual({ $correlationId: 'c-1', actor: 'key:abc', schemaVersion: 3 });
 
       const reader = stubClient({ readStream: () => new StubStream([recorded(sent, 'wallet-c1', 0, 700)], true) });
       const events = await new EventStoreDbEventStore(reader.client).readStream('wallet-c1', { fromRevision: 0, maxCount: 10 });
@@ -358,8 +359,8 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
       const events = await new EventStoreDbEventStore(client).readStream('s', { fromRevision: 2, maxCount: 2 });
       expect(events.map((e) => [e.type, e.revision])).toEqual([['A', 4]]);
       expect(calls.readStreams.map((c) => c.options)).toEqual([
-        { fromRevision: 2n, maxCount: 2n },
-        { fromRevision: 4n, maxCount: 2n },
+        { fromRevision: 2n, maxCount: 2n, requiresLeader: true, deadline: 10_000 },
+        { fromRevision: 4n, maxCount: 2n, requiresLeader: true, deadline: 10_000 },
       ]);
     });
   });
@@ -406,7 +407,7 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
         ['A', 10],
         ['B', 30],
       ]);
-      expect(calls.readAlls[0]).toEqual({ fromPosition: START, maxCount: 11n });
+      expect(calls.readAlls[0]).toEqual({ fromPosition: START, maxCount: 11n, deadline: 10_000 });
     });
 
     it('returns only events strictly after `after` (the server read includes it)', async () => {
@@ -419,7 +420,7 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
       });
       const events = await new EventStoreDbEventStore(client).readAll({ after: 100, maxCount: 1 });
       expect(events.map((e) => e.type)).toEqual(['New']);
-      expect(calls.readAlls[0]).toEqual({ fromPosition: { commit: 100n, prepare: 100n }, maxCount: 2n });
+      expect(calls.readAlls[0]).toEqual({ fromPosition: { commit: 100n, prepare: 100n }, maxCount: 2n, deadline: 10_000 });
     });
 
     it('reads another page when a full page held only skipped events, so [] really means the end', async () => {

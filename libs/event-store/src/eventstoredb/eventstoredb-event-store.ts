@@ -1,27 +1,9 @@
-import { createHash } from 'node:crypto';
-import {
-  ANY,
-  ErrorType,
-  EventStoreDBClient,
-  NO_STREAM,
-  START,
-  StreamNotFoundError,
-  WrongExpectedVersionError,
-  jsonEvent,
-  streamNameFilter,
-  type AllStreamResolvedEvent,
-  type AppendExpectedRevision,
-  type JSONType,
-  type Position,
-  type ReadPosition,
-  type RecordedEvent as EsdbRecordedEvent,
-} from '@eventstore/db-client';
+import { BACKWARDS, END, EventStoreDBClient, START, type Position, type ReadPosition } from '@eventstore/db-client';
 import {
   APPEND_BATCH_MAX,
   WrongExpectedRevisionError,
   type AppendResult,
   type EventBatchHandler,
-  type EventMetadata,
   type EventStore,
   type ExpectedRevision,
   type NewEvent,
@@ -31,56 +13,46 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '../event-store.port.js';
+import {
+  comparePositions,
+  fromEsdbEvent,
+  isStreamNotFound,
+  isWrongExpectedVersion,
+  toActualRevision,
+  toEsdbEvent,
+  toEsdbExpectedRevision,
+  toGlobalPosition,
+  toReadPosition,
+  toSafeNumber,
+} from './eventstoredb-mappers.js';
+import { subscribeToAllWithResubscribe, type SubscriptionHealth } from './eventstoredb-subscription.js';
+
+export {
+  EVENT_ID_NAMESPACE,
+  fromEsdbEvent,
+  isPermanentRefusal,
+  isUuid,
+  toActualRevision,
+  toEsdbEvent,
+  toEsdbEventId,
+  toEsdbExpectedRevision,
+  toGlobalPosition,
+  toReadPosition,
+} from './eventstoredb-mappers.js';
+export type { SubscriptionHealth } from './eventstoredb-subscription.js';
 
 /*
  * EventStoreDB adapter for the `EventStore` port: a thin mapping onto the gRPC client.
- *
- * Global positions. The port wants `position: number`, strictly increasing in `$all` order.
- * We use the event's COMMIT position from `$all`, and we check it equals the prepare position.
- * Why that is sound (ESDB server source, EventStore/EventStore on GitHub):
- *  - Every append (gRPC `Append` / `BatchAppend`) is an *implicit* transaction: the writer
- *    writes one prepare record per event, each flagged `IsCommitted`, and no commit record
- *    (StorageWriterService, `Handle(StorageMessage.WritePrepares)`).
- *  - Reading `$all` (AllReader.ReadAllEventsForward) returns such an event as
- *    `CommitEventRecord(event, prepare.LogPosition)`: its commit position IS its own log
- *    position, so commit == prepare and it is unique per event, even for events written in
- *    one append. Live subscriptions get the same value (IndexCommitter publishes
- *    `EventCommitted(prepares[i].LogPosition, ...)`), and so do stream reads from 22.6 on
- *    (ResolvedEvent.CalculatePosition: a self-committed event is at (LogPosition, LogPosition)).
- *  - The append result's commit position is the log position of the last (`TransactionEnd`)
- *    prepare (StorageChaser -> `CommitAck(record.LogPosition, ...)`), i.e. exactly the
- *    position `$all` reports for the last event appended. Maintainer confirmation:
- *    EventStore-Client-Go#88 ("AppendToStream returns the last event's commit position").
- *  - Only explicit transactions (legacy TCP API, never gRPC) have several events sharing
- *    one commit position, with differing prepare positions. Prepare position is NOT the
- *    safer choice either: early 20.x servers reported the transaction position (first event
- *    of the append) as every event's prepare position over gRPC (fixed by KurrentDB#2522).
- * So: position = Number(commit); an event with commit != prepare is rejected loudly rather
- * than silently collapsing positions; resuming `after` = p uses {commit: p, prepare: p},
- * which is exactly the event's own TFPos. A `$all` read from a position includes the event
- * there (AllReader compares `>= pos`); we drop `position <= after` on reads and subscriptions.
- *
- * Event ids: ESDB needs UUIDs. A non-UUID id is mapped to a name-based (v5-style, SHA-1)
- * UUID so a retried command sends the same ids and ESDB deduplicates it. The original id
- * travels in metadata (`originalEventId`) so `eventId` reads back as the caller wrote it.
- *
- * Subscriptions: `subscribeToAll` with a stream-prefix filter, consumed through the client's
- * async iterator, so nothing is read while a batch is being handled (backpressure reaches the
- * gRPC stream). Filter checkpoints never appear as items (client 6.x hands them only to a
- * `checkpointReached` callback, which we do not pass); items without an event are skipped.
- * A drop resubscribes from the last position handed to the handler, with capped, jittered
- * exponential backoff; after `maxResubscribeAttempts` consecutive drops `onError` is called.
- *
- * Schema version: ESDB has no such field; it is stored as metadata `schemaVersion` and
- * removed from `metadata` again on read (default 1). Callers should not use the metadata
- * keys `schemaVersion` and `originalEventId` themselves: the adapter's values win.
+ * Positions are `$all` commit positions (why that is sound: docs/positions.md); the
+ * mappings live in `eventstoredb-mappers.ts`, the resubscribing subscription in
+ * `eventstoredb-subscription.ts`.
  */
 
 /** The few client methods the adapter uses; `EventStoreDBClient` satisfies it, tests pass a stub. */
 export type EsdbClient = Pick<EventStoreDBClient, 'appendToStream' | 'readStream' | 'readAll' | 'subscribeToAll' | 'dispose'>;
 
 export interface EventStoreDbEventStoreOptions {
-  /** Consecutive subscription drops retried before `onError` is called. Default 8. */
+  /** Consecutive subscription drops without a delivered batch before `onError` is called. Default 8. */
   readonly maxResubscribeAttempts?: number;
   /** First resubscribe delay; doubles per consecutive attempt up to the max. Default 200 ms. */
   readonly resubscribeBaseDelayMs?: number;
@@ -88,8 +60,12 @@ export interface EventStoreDbEventStoreOptions {
   readonly resubscribeMaxDelayMs?: number;
   /** Page size for `readAll`/`readStream` when skipped (system, binary) events need another page. */
   readonly readPageSize?: number;
+  /** Deadline of each read call (one page). Default 10 s: a read on a dead connection fails instead of hanging. */
+  readonly readDeadlineMs?: number;
   /** Random source for backoff jitter, in [0, 1). Default `Math.random`. */
   readonly random?: () => number;
+  /** Where resubscriptions and refusals are reported. Default: one JSON line on stderr. */
+  readonly log?: (level: 'warn' | 'error', message: string, error?: unknown) => void;
 }
 
 const DEFAULTS = {
@@ -97,136 +73,34 @@ const DEFAULTS = {
   resubscribeBaseDelayMs: 200,
   resubscribeMaxDelayMs: 10_000,
   readPageSize: 500,
+  readDeadlineMs: 10_000,
   random: Math.random,
+  log: (level: 'warn' | 'error', message: string, error?: unknown) => {
+    const detail = error instanceof Error ? error.message : error === undefined ? undefined : String(error);
+    process.stderr.write(`${JSON.stringify({ level, context: 'EventStoreDB', message, error: detail })}\n`);
+  },
 } as const;
 
-/** Fixed namespace for ids derived from non-UUID event ids. Changing it changes every derived id. */
-export const EVENT_ID_NAMESPACE = '1ae5c9b3-a6fd-49b2-9894-9a3137e6cd8b';
-
-const SCHEMA_VERSION_KEY = 'schemaVersion';
-const ORIGINAL_EVENT_ID_KEY = 'originalEventId';
-const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** What servers before 22.6 put in the position of events read from a stream (ulong -1). */
-const NO_POSITION = 2n ** 64n - 1n;
-
-export function isUuid(value: string): boolean {
-  return UUID_PATTERN.test(value);
-}
-
 /**
- * The id sent to ESDB for one of our event ids: a UUID passes through (lower-cased, which is
- * how ESDB returns ids); anything else becomes a name-based UUID (RFC 4122 version 5 layout:
- * SHA-1 of namespace bytes + UTF-8 name, version and variant bits set). Deterministic.
+ * With `throwOnAppendFailure=false` the client resolves a conflicting append with
+ * `success: false` (and, in 6.2.1, a wrong `nextExpectedRevision`) instead of throwing:
+ * refused at configuration time, so a conflict can never pass for a write.
  */
-export function toEsdbEventId(eventId: string): string {
-  if (isUuid(eventId)) return eventId.toLowerCase();
-  const namespace = Buffer.from(EVENT_ID_NAMESPACE.replaceAll('-', ''), 'hex');
-  const digest = createHash('sha1').update(namespace).update(eventId, 'utf8').digest();
-  const bytes = digest.subarray(0, 16);
-  bytes[6] = (bytes[6] & 0x0f) | 0x50;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
-export function toEsdbExpectedRevision(expected: ExpectedRevision): AppendExpectedRevision {
-  if (expected === 'no_stream') return NO_STREAM;
-  if (expected === 'any') return ANY;
-  if (!Number.isSafeInteger(expected) || expected < 0) {
-    throw new RangeError(`expected revision must be 'no_stream', 'any' or a non-negative integer, got ${String(expected)}`);
+export function assertSupportedConnectionString(url: string): void {
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  for (const [key, value] of new URLSearchParams(query)) {
+    if (key.toLowerCase() === 'throwonappendfailure' && value.toLowerCase() !== 'true') {
+      throw new Error('EVENTSTORE_URL: throwOnAppendFailure=false is not supported; remove it (conflicts must raise errors)');
+    }
   }
-  return BigInt(expected);
 }
-
-/** Our `position` for an ESDB `$all` position (see the module comment for why commit). */
-export function toGlobalPosition(position: Position | undefined, context: string): number {
-  if (position === undefined || position.commit === NO_POSITION || position.commit < 0n) {
-    throw new Error(`${context}: EventStoreDB returned no $all position (stream reads carry one from server 22.6 on)`);
-  }
-  if (position.commit !== position.prepare) {
-    throw new Error(
-      `${context}: commit position ${position.commit} != prepare position ${position.prepare}; ` +
-        'events from explicit (legacy TCP) transactions share a commit position and cannot map to a strictly increasing position',
-    );
-  }
-  if (position.commit > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new Error(`${context}: commit position ${position.commit} exceeds Number.MAX_SAFE_INTEGER; it cannot be a safe integer position`);
-  }
-  return Number(position.commit);
-}
-
-/** Where to start reading `$all` to see events strictly after `after` (the read itself may include `after`). */
-export function toReadPosition(after: number | null): ReadPosition {
-  if (after === null) return START;
-  if (!Number.isSafeInteger(after) || after < 0) throw new RangeError(`after must be null or a non-negative safe integer, got ${after}`);
-  return { commit: BigInt(after), prepare: BigInt(after) };
-}
-
-function toSafeNumber(value: bigint, what: string): number {
-  if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
-    throw new Error(`${what} ${value} is not a safe integer`);
-  }
-  return Number(value);
-}
-
-function isSystem(event: EsdbRecordedEvent): boolean {
-  return event.type.startsWith('$') || event.streamId.startsWith('$');
-}
-
-function isWrongExpectedVersion(error: unknown): error is WrongExpectedVersionError {
-  return (
-    error instanceof WrongExpectedVersionError ||
-    (typeof error === 'object' && error !== null && (error as { type?: unknown }).type === ErrorType.WRONG_EXPECTED_VERSION)
-  );
-}
-
-function isStreamNotFound(error: unknown): boolean {
-  return (
-    error instanceof StreamNotFoundError ||
-    (typeof error === 'object' && error !== null && (error as { type?: unknown }).type === ErrorType.STREAM_NOT_FOUND)
-  );
-}
-
-/**
- * Our recorded event for an ESDB one, or `null` for what the port does not carry: system
- * events (type or stream starting with `$`), binary events, link-only entries.
- */
-export function fromEsdbEvent(resolved: { readonly event?: EsdbRecordedEvent }): RecordedEvent | null {
-  const event = resolved.event;
-  if (event === undefined || isSystem(event) || !event.isJson) return null;
-  const context = `event ${event.id} in ${event.streamId}@${event.revision}`;
-  const stored =
-    typeof event.metadata === 'object' && event.metadata !== null && !Array.isArray(event.metadata) && !(event.metadata instanceof Uint8Array)
-      ? (event.metadata as Record<string, unknown>)
-      : {};
-  const { [SCHEMA_VERSION_KEY]: schemaVersion, [ORIGINAL_EVENT_ID_KEY]: originalEventId, ...metadata } = stored;
-  return {
-    streamId: event.streamId,
-    revision: toSafeNumber(event.revision, `${context}: revision`),
-    position: toGlobalPosition(event.position, context),
-    eventId: typeof originalEventId === 'string' ? originalEventId : event.id,
-    type: event.type,
-    schemaVersion: typeof schemaVersion === 'number' && Number.isSafeInteger(schemaVersion) && schemaVersion > 0 ? schemaVersion : 1,
-    data: event.data,
-    metadata: metadata as EventMetadata,
-    recordedAt: event.created.toISOString(),
-  };
-}
-
-export function toEsdbEvent(event: NewEvent) {
-  const id = toEsdbEventId(event.eventId);
-  const metadata: Record<string, unknown> = { ...event.metadata, [SCHEMA_VERSION_KEY]: event.schemaVersion };
-  if (id !== event.eventId) metadata[ORIGINAL_EVENT_ID_KEY] = event.eventId;
-  return jsonEvent({ id, type: event.type, data: event.data as JSONType, metadata });
-}
-
-const CLOSED = Symbol('closed');
 
 export class EventStoreDbEventStore implements EventStore {
   private readonly settings: Required<EventStoreDbEventStoreOptions>;
   /** Tail of the in-process append chain per stream (see `append`). */
   private readonly appendTails = new Map<string, Promise<unknown>>();
   private readonly subscriptions = new Set<Subscription>();
+  private readonly health: SubscriptionHealth = { resubscribes: 0, lastDeliveryAtMs: null, lastHeartbeatAtMs: null, lastDropMessage: null };
 
   constructor(
     private readonly client: EsdbClient,
@@ -237,7 +111,13 @@ export class EventStoreDbEventStore implements EventStore {
 
   /** E.g. `esdb://localhost:2113?tls=false`. */
   static fromConnectionString(url: string, options: EventStoreDbEventStoreOptions = {}): EventStoreDbEventStore {
+    assertSupportedConnectionString(url);
     return new EventStoreDbEventStore(EventStoreDBClient.connectionString(url), options);
+  }
+
+  /** A snapshot of the subscriptions' health: resubscriptions, last delivery and last word from the server. */
+  subscriptionHealth(): SubscriptionHealth {
+    return { ...this.health };
   }
 
   /**
@@ -270,7 +150,14 @@ export class EventStoreDbEventStore implements EventStore {
       let raw = 0;
       let lastRevision: bigint | null = null;
       try {
-        for await (const resolved of this.client.readStream(streamId, { fromRevision: from, maxCount: BigInt(pageSize) })) {
+        // requiresLeader: the write side decides on what it reads here; a follower may lag.
+        const page = this.client.readStream(streamId, {
+          fromRevision: from,
+          maxCount: BigInt(pageSize),
+          requiresLeader: true,
+          deadline: this.settings.readDeadlineMs,
+        });
+        for await (const resolved of page) {
           raw += 1;
           if (resolved.event) lastRevision = resolved.event.revision;
           const event = fromEsdbEvent(resolved);
@@ -297,7 +184,8 @@ export class EventStoreDbEventStore implements EventStore {
       const pageSize = Math.min(Math.max(options.maxCount - out.length, 1) + 1, this.settings.readPageSize + 1);
       let raw = 0;
       let last: Position | null = null;
-      for await (const resolved of this.client.readAll({ fromPosition: from, maxCount: BigInt(pageSize) })) {
+      const page = this.client.readAll({ fromPosition: from, maxCount: BigInt(pageSize), deadline: this.settings.readDeadlineMs });
+      for await (const resolved of page) {
         raw += 1;
         const position = resolved.event?.position;
         if (position !== undefined) {
@@ -316,85 +204,15 @@ export class EventStoreDbEventStore implements EventStore {
   }
 
   subscribe(options: SubscribeOptions, onEvents: EventBatchHandler, onError: (error: unknown) => void): Subscription {
-    if (!Number.isSafeInteger(options.batchSizeMax) || options.batchSizeMax < 1) {
-      throw new RangeError(`batchSizeMax must be a positive integer, got ${options.batchSizeMax}`);
-    }
-    let closed = false;
-    let wake: () => void = () => undefined;
-    const closedSignal = new Promise<typeof CLOSED>((resolve) => (wake = () => resolve(CLOSED)));
-    let current: ReturnType<EsdbClient['subscribeToAll']> | null = null;
-
-    const loop = async () => {
-      let cursor = options.after;
-      let failures = 0;
-      while (!closed) {
-        const subscription = this.client.subscribeToAll({
-          fromPosition: toReadPosition(cursor),
-          ...(options.streamPrefix !== '' ? { filter: streamNameFilter({ prefixes: [options.streamPrefix] }) } : {}),
-        });
-        current = subscription;
-        subscription.on('confirmation', () => (failures = 0));
-        const iterator = subscription[Symbol.asyncIterator]();
-        let dropped: unknown = null;
-        try {
-          for (;;) {
-            if (closed) return;
-            let raw: AllStreamResolvedEvent[] | null | typeof CLOSED;
-            try {
-              raw = await nextRawBatch(subscription, iterator, options.batchSizeMax, closedSignal);
-            } catch (error) {
-              dropped = error;
-              break;
-            }
-            if (raw === CLOSED) return;
-            if (raw === null) {
-              dropped = new Error('EventStoreDB ended the $all subscription');
-              break;
-            }
-            failures = 0;
-            const events: RecordedEvent[] = [];
-            for (const resolved of raw) {
-              const event = fromEsdbEvent(resolved);
-              if (event === null || !event.streamId.startsWith(options.streamPrefix)) continue;
-              if (cursor !== null && event.position <= cursor) continue;
-              events.push(event);
-            }
-            if (events.length === 0) continue;
-            if (closed) return;
-            await onEvents(events);
-            cursor = events[events.length - 1].position;
-          }
-        } finally {
-          current = null;
-          await subscription.unsubscribe().catch(() => undefined);
-          // Settles a read still pending on this subscription; never awaited, so close cannot hang on it.
-          subscription.destroy();
-        }
-        // The subscription dropped: resubscribe from the last delivered position, with backoff.
-        failures += 1;
-        if (failures > this.settings.maxResubscribeAttempts) throw dropped;
-        if ((await sleepUnlessClosed(this.backoffMs(failures), closedSignal)) === CLOSED) return;
-      }
-    };
-
-    const running = loop().catch((error: unknown) => {
-      if (closed) return;
-      closed = true;
-      onError(error);
-    });
-
+    const subscription = subscribeToAllWithResubscribe(this.client, options, onEvents, onError, this.settings, this.health);
     const handle: Subscription = {
       close: async () => {
-        closed = true;
-        wake();
-        const active = current;
-        if (active !== null) await active.unsubscribe().catch(() => undefined);
-        await running;
+        await subscription.close();
         this.subscriptions.delete(handle);
       },
     };
     this.subscriptions.add(handle);
-    void running.then(() => this.subscriptions.delete(handle));
+    void subscription.done.then(() => this.subscriptions.delete(handle));
     return handle;
   }
 
@@ -402,12 +220,6 @@ export class EventStoreDbEventStore implements EventStore {
     await Promise.all([...this.subscriptions].map((subscription) => subscription.close()));
     await Promise.allSettled([...this.appendTails.values()]);
     await this.client.dispose();
-  }
-
-  /** Exponential, capped, with "equal jitter": half fixed, half random. */
-  private backoffMs(attempt: number): number {
-    const capped = Math.min(this.settings.resubscribeMaxDelayMs, this.settings.resubscribeBaseDelayMs * 2 ** (attempt - 1));
-    return capped / 2 + (capped / 2) * this.settings.random();
   }
 
   private async appendNow(streamId: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<AppendResult> {
@@ -421,55 +233,53 @@ export class EventStoreDbEventStore implements EventStore {
       }
       throw error;
     }
+    if (!result.success) {
+      // Only reachable with throwOnAppendFailure=false (refused in fromConnectionString); the
+      // result's revision is then unreliable, so the actual one is read from the stream.
+      throw new WrongExpectedRevisionError(streamId, expected, await this.streamHead(streamId));
+    }
     const lastRevision = toSafeNumber(result.nextExpectedRevision, `append to ${streamId}: revision`);
     if (result.position === undefined) {
-      throw new Error(`append to ${streamId}: EventStoreDB returned no log position for the write`);
+      // An idempotent retry of an append ESDB already has may come back without a position:
+      // the events are stored, so their position is looked up rather than failing the write.
+      return { lastRevision, lastPosition: await this.positionOf(streamId, lastRevision) };
     }
     // Commit only: older servers put the transaction (first event) position in `prepare`.
     return { lastRevision, lastPosition: toGlobalPosition({ commit: result.position.commit, prepare: result.position.commit }, `append to ${streamId}`) };
   }
-}
 
-/** The client reports the current revision as a bigint, or `'no_stream'` (some paths: -1). */
-export function toActualRevision(actual: WrongExpectedVersionError['actualVersion']): number | 'no_stream' {
-  if (typeof actual !== 'bigint' || actual < 0n) return 'no_stream';
-  return toSafeNumber(actual, 'actual revision');
-}
+  /** The revision of the stream's last event, or 'no_stream'. */
+  private async streamHead(streamId: string): Promise<number | 'no_stream'> {
+    try {
+      const page = this.client.readStream(streamId, {
+        direction: BACKWARDS,
+        fromRevision: END,
+        maxCount: 1n,
+        requiresLeader: true,
+        deadline: this.settings.readDeadlineMs,
+      });
+      for await (const resolved of page) {
+        if (resolved.event !== undefined) return toSafeNumber(resolved.event.revision, `${streamId} head revision`);
+      }
+      return 'no_stream';
+    } catch (error) {
+      if (isStreamNotFound(error)) return 'no_stream';
+      throw error;
+    }
+  }
 
-function comparePositions(a: Position, b: Position): number {
-  if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
-  if (a.prepare !== b.prepare) return a.prepare < b.prepare ? -1 : 1;
-  return 0;
-}
-
-async function sleepUnlessClosed(ms: number, closedSignal: Promise<typeof CLOSED>): Promise<void | typeof CLOSED> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), closedSignal]);
-  } finally {
-    clearTimeout(timer);
+  /** The global position of the event at `revision` of a stream. */
+  private async positionOf(streamId: string, revision: number): Promise<number> {
+    const page = this.client.readStream(streamId, {
+      fromRevision: BigInt(revision),
+      maxCount: 1n,
+      requiresLeader: true,
+      deadline: this.settings.readDeadlineMs,
+    });
+    for await (const resolved of page) {
+      if (resolved.event !== undefined) return toGlobalPosition(resolved.event.position, `${streamId}@${revision}`);
+    }
+    throw new Error(`append to ${streamId}: EventStoreDB reported revision ${revision} but the stream has no such event`);
   }
 }
 
-/**
- * Waits for at least one item, then takes what is already buffered, up to `max`. `null`
- * when the stream ended, `CLOSED` when the subscription was closed meanwhile; a stream
- * error rejects.
- */
-async function nextRawBatch<T>(
-  stream: { readonly readableLength: number },
-  iterator: AsyncIterator<T>,
-  max: number,
-  closedSignal: Promise<typeof CLOSED>,
-): Promise<T[] | null | typeof CLOSED> {
-  const first = await Promise.race([iterator.next(), closedSignal]);
-  if (first === CLOSED) return CLOSED;
-  if (first.done) return null;
-  const batch = [first.value];
-  while (batch.length < max && stream.readableLength > 0) {
-    const next = await iterator.next();
-    if (next.done) break;
-    batch.push(next.value);
-  }
-  return batch;
-}

@@ -1,7 +1,6 @@
-import { WALLET_STREAM_PREFIX, walletStreamId } from '../../../domain/src/index.js';
-import type { EventStore, RecordedEvent } from '../../../event-store/src/event-store.port.js';
-import type { ReadModelStore } from '../../../read-models/src/read-model.port.js';
-import type { LogHead } from '../projections/log-head.js';
+import { WALLET_STREAM_PREFIX, walletStreamId } from '#domain';
+import type { EventStore, RecordedEvent, LogHead } from '#event-store';
+import type { ReadModelStore } from '#read-models';
 import type { AuditReport, CurrencyTotals, CustomerAuditResult, Discrepancy } from './audit.types.js';
 import { compareCustomer, readSnapshot, snapshotMatches } from './compare.js';
 import { CustomerReplay } from './customer-replay.js';

@@ -1,4 +1,4 @@
-import type { CustomerView, LedgerEntryView, ReadModelStore, WalletView } from '../../../read-models/src/read-model.port.js';
+import type { CustomerView, LedgerEntryView, ReadModelStore, WalletView } from '#read-models';
 import type { Discrepancy } from './audit.types.js';
 import type { CustomerReplay } from './customer-replay.js';
 import { EntryDigest } from './entry-digest.js';

@@ -1,14 +1,6 @@
-import {
-  decodeWalletEvent,
-  evolve,
-  initialWalletState,
-  type DeciderConfig,
-  type WalletEvent,
-  type WalletState,
-} from '../../../domain/src/index.js';
-import type { RecordedEvent } from '../../../event-store/src/event-store.port.js';
-import type { LedgerEntryView } from '../../../read-models/src/read-model.port.js';
-import { projectDecoded } from '../../../read-models/src/wallet-projection.js';
+import { decodeWalletEvent, evolve, initialWalletState, type DeciderConfig, type WalletEvent, type WalletState } from '#domain';
+import type { RecordedEvent } from '#event-store';
+import { type LedgerEntryView, projectDecoded } from '#read-models';
 import type { Discrepancy } from './audit.types.js';
 import { EntryDigest } from './entry-digest.js';
 

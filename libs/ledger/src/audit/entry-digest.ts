@@ -1,4 +1,4 @@
-import type { LedgerEntryView } from '../../../read-models/src/read-model.port.js';
+import type { LedgerEntryView } from '#read-models';
 
 /**
  * An order-sensitive 64-bit fingerprint of a ledger history (two 32-bit FNV-style

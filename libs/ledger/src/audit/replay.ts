@@ -4,8 +4,8 @@ import {
   isWalletEventType,
   walletStreamId,
   type WalletEvent,
-} from '../../../domain/src/index.js';
-import type { EventStore } from '../../../event-store/src/event-store.port.js';
+} from '#domain';
+import type { EventStore } from '#event-store';
 import { readStream } from './audit.js';
 
 /** One event of a customer's stream as `ledger replay` shows it. */

@@ -1,4 +1,4 @@
-import type { EntryDirection } from '../../../domain/src/index.js';
+import type { EntryDirection } from '#domain';
 import type { Actor } from '../actor.js';
 
 export interface LedgerEntryInput {

@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import { walletAfterEntry, type DeciderConfig, type RecordLedgerEntry } from '../../../domain/src/index.js';
-import type { WalletView } from '../../../read-models/src/read-model.port.js';
+import { walletAfterEntry, type DeciderConfig, type RecordLedgerEntry } from '#domain';
+import type { WalletView } from '#read-models';
 import { newId } from '../ids.js';
 import { DECIDER_CONFIG } from '../tokens.js';
 import { CommandRunner } from '../write-side/command-runner.js';

@@ -1,6 +1,6 @@
 import { Inject } from '@nestjs/common';
 import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import type { CustomerView, ReadModelStore } from '../../../read-models/src/read-model.port.js';
+import type { CustomerView, ReadModelStore } from '#read-models';
 import { READ_MODELS } from '../tokens.js';
 import { ListCustomersQuery } from './list-customers.query.js';
 

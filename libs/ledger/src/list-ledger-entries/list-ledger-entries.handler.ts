@@ -1,7 +1,7 @@
 import { Inject } from '@nestjs/common';
 import { QueryHandler, type IQueryHandler } from '@nestjs/cqrs';
-import { DomainError, type DeciderConfig } from '../../../domain/src/index.js';
-import type { LedgerEntryView, ReadModelStore } from '../../../read-models/src/read-model.port.js';
+import { DomainError, type DeciderConfig } from '#domain';
+import type { LedgerEntryView, ReadModelStore } from '#read-models';
 import { requireCustomer } from '../read-side/require-customer.js';
 import { DECIDER_CONFIG, READ_MODELS } from '../tokens.js';
 import { ListLedgerEntriesQuery } from './list-ledger-entries.query.js';

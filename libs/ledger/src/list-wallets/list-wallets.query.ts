@@ -1,4 +1,4 @@
-import type { WalletView } from '../../../read-models/src/read-model.port.js';
+import type { WalletView } from '#read-models';
 
 export class ListWalletsQuery {
   constructor(
@@ -9,6 +9,6 @@ export class ListWalletsQuery {
 
 export interface WalletList {
   readonly wallets: readonly WalletView[];
-  /** Sum of every balance converted with the configured rates, in US cents, rounded half away from zero. */
+  /** Sum of every balance converted with the configured rates, in US cents: exact, rounded once, half up; ≤ 2^53 − 1. */
   readonly totalBalanceUsdMinor: number;
 }

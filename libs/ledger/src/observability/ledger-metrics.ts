@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { EventStore } from '../../../event-store/src/event-store.port.js';
-import type { ReadModelStore } from '../../../read-models/src/read-model.port.js';
+import type { EventStore } from '#event-store';
+import type { ReadModelStore } from '#read-models';
 
 /** How the executor reports what happened, without knowing about Prometheus. */
 export interface CommandObserver {

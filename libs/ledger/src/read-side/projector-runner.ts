@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { ProjectionLease } from '../../../read-models/src/projection-lease.port.js';
+import type { ProjectionLease } from '#read-models';
 import type { WalletProjector } from './wallet-projector.js';
 
 export interface ProjectorRunnerOptions {

@@ -1,4 +1,4 @@
-import type { ReadModelStore } from '../../../read-models/src/read-model.port.js';
+import type { ReadModelStore } from '#read-models';
 import type { WalletProjector } from './wallet-projector.js';
 
 /** Waits, with a bound, until the read models show a write. */

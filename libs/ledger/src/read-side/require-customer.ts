@@ -1,5 +1,5 @@
-import { DomainError } from '../../../domain/src/index.js';
-import type { CustomerView, ReadModelStore } from '../../../read-models/src/read-model.port.js';
+import { DomainError } from '#domain';
+import type { CustomerView, ReadModelStore } from '#read-models';
 
 /** Another business's customer is reported exactly like one that does not exist. */
 export async function requireCustomer(readModels: ReadModelStore, businessId: string, customerId: string): Promise<CustomerView> {

@@ -1,6 +1,6 @@
-import { WALLET_STREAM_PREFIX } from '../../../domain/src/index.js';
-import type { EventStore, RecordedEvent, Subscription } from '../../../event-store/src/event-store.port.js';
-import { isVersionedReadModels, type ReadModelStore } from '../../../read-models/src/read-model.port.js';
+import { WALLET_STREAM_PREFIX } from '#domain';
+import type { EventStore, RecordedEvent, Subscription } from '#event-store';
+import { isVersionedReadModels, type ReadModelStore } from '#read-models';
 import { PositionWaiters } from './position-waiters.js';
 
 export interface ProjectorOptions {

@@ -1,5 +1,5 @@
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
-import type { CustomerView } from '../../../read-models/src/read-model.port.js';
+import type { CustomerView } from '#read-models';
 import { CommandRunner } from '../write-side/command-runner.js';
 import { customerOf } from '../write-side/customer-result.js';
 import { UpdateCustomerCommand } from './update-customer.command.js';

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { WalletCommand, WalletState } from '../../../domain/src/index.js';
+import type { WalletCommand, WalletState } from '#domain';
 import type { Actor } from '../actor.js';
 import type { ReadYourWrites } from '../read-side/read-your-writes.js';
 import type { LedgerConfig } from '../ledger-config.js';

@@ -1,5 +1,5 @@
-import type { WalletState } from '../../../domain/src/index.js';
-import type { CustomerView } from '../../../read-models/src/read-model.port.js';
+import type { WalletState } from '#domain';
+import type { CustomerView } from '#read-models';
 
 /** The customer as a command leaves it, in the same shape the read models serve. */
 export function customerOf(state: WalletState): CustomerView {

@@ -1,5 +1,5 @@
-import type { WalletState } from '../../../domain/src/index.js';
-import type { AppendResult, NewEvent } from '../../../event-store/src/event-store.port.js';
+import type { WalletState } from '#domain';
+import type { AppendResult, NewEvent } from '#event-store';
 
 /** Events of several commands that go to the store in one append. */
 export interface AppendBatch {

@@ -7,12 +7,14 @@ import {
   type DeciderConfig,
   type LedgerEntryData,
   type RecordLedgerEntry,
-} from '../../../domain/src/index.js';
-import { InMemoryEventStore } from '../../../event-store/src/in-memory/in-memory-event-store.js';
-import type { EventStore } from '../../../event-store/src/event-store.port.js';
+} from '#domain';
+import { InMemoryEventStore, type EventStore } from '#event-store';
 import { WalletCommandExecutor } from './wallet-command-executor.js';
 
-const decider: DeciderConfig = { currencies: new Map(DEFAULT_CURRENCIES.map((c) => [c.code, c])), idempotencyRetentionMs: 86_400_000 };
+const decider: DeciderConfig = {
+  currencies: new Map(DEFAULT_CURRENCIES.map((c) => [c.code, c])),
+  idempotencyRetentionMs: 86_400_000,
+};
 const context = { correlationId: 'model', actor: 'key_model' };
 
 type Op = { direction: 'credit' | 'debit'; amountMinor: number; key: string | null; writer: 0 | 1 };
@@ -44,21 +46,55 @@ describe('WalletCommandExecutor under interleavings, two writers on one store (m
       fc.asyncProperty(fc.scheduler(), fc.array(opArb, { minLength: 1, maxLength: 25 }), async (s, ops) => {
         const store = scheduledStore(s);
         const options = {
-          retriesMax: 50, appendRetriesMax: 0, backoffBaseMs: 0, backoffMaxMs: 0, streamCacheMax: 10, readPageSize: 7, clock: () => new Date(),
+          retriesMax: 50,
+          appendRetriesMax: 0,
+          backoffBaseMs: 0,
+          backoffMaxMs: 0,
+          streamCacheMax: 10,
+          readPageSize: 7,
+          clock: () => new Date(),
         };
         const writers = [new WalletCommandExecutor(store, decider, options), new WalletCommandExecutor(store, decider, options)];
-        const created = writers[0].execute('cus_m', (now) => ({
-          type: 'CreateCustomer', customerId: 'cus_m', businessId: 'biz', email: 'm@x.co', name: 'M', phoneNumber: null, metadata: {}, now,
-        }), () => undefined, context);
+        const created = writers[0].execute(
+          'cus_m',
+          (now) => ({
+            type: 'CreateCustomer',
+            customerId: 'cus_m',
+            businessId: 'biz',
+            email: 'm@x.co',
+            name: 'M',
+            phoneNumber: null,
+            metadata: {},
+            now,
+          }),
+          () => undefined,
+          context,
+        );
         await s.waitFor(created);
 
         const results = ops.map((op, i) =>
           writers[op.writer]
-            .execute('cus_m', (now): RecordLedgerEntry => ({
-              type: 'RecordLedgerEntry', customerId: 'cus_m', businessId: 'biz', entryId: `e${i}`, direction: op.direction,
-              currency: 'USD', amountMinor: op.amountMinor, reason: null, idempotencyKey: op.key, now,
-            }), (state, command) => walletAfterEntry(command as RecordLedgerEntry, state, decider).balanceMinor, context)
-            .then((r) => ({ ok: true as const, balance: r.result }), (e: unknown) => ({ ok: false as const, error: e })),
+            .execute(
+              'cus_m',
+              (now): RecordLedgerEntry => ({
+                type: 'RecordLedgerEntry',
+                customerId: 'cus_m',
+                businessId: 'biz',
+                entryId: `e${i}`,
+                direction: op.direction,
+                currency: 'USD',
+                amountMinor: op.amountMinor,
+                reason: null,
+                idempotencyKey: op.key,
+                now,
+              }),
+              (state, command) => walletAfterEntry(command as RecordLedgerEntry, state, decider).balanceMinor,
+              context,
+            )
+            .then(
+              (r) => ({ ok: true as const, balance: r.result }),
+              (e: unknown) => ({ ok: false as const, error: e }),
+            ),
         );
         const outcomes = await s.waitFor(Promise.all(results));
 

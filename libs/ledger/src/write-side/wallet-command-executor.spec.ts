@@ -6,14 +6,14 @@ import {
   type DeciderConfig,
   type RecordLedgerEntry,
   type WalletCommand,
-} from '../../../domain/src/index.js';
-import { InMemoryEventStore } from '../../../event-store/src/in-memory/in-memory-event-store.js';
+} from '#domain';
 import {
+  InMemoryEventStore,
   WrongExpectedRevisionError,
   type EventStore,
   type ExpectedRevision,
   type NewEvent,
-} from '../../../event-store/src/event-store.port.js';
+} from '#event-store';
 import { WalletCommandExecutor } from './wallet-command-executor.js';
 
 const decider: DeciderConfig = {
@@ -54,22 +54,44 @@ function newExecutor(store: EventStore) {
   });
 }
 
-
 async function createCustomer(executor: WalletCommandExecutor, customerId: string) {
   await executor.execute(
     customerId,
-    (now): WalletCommand => ({ type: 'CreateCustomer', customerId, businessId: BIZ, email: 'a@b.co', name: 'A', phoneNumber: null, metadata: {}, now }),
+    (now): WalletCommand => ({
+      type: 'CreateCustomer',
+      customerId,
+      businessId: BIZ,
+      email: 'a@b.co',
+      name: 'A',
+      phoneNumber: null,
+      metadata: {},
+      now,
+    }),
     () => undefined,
     context,
   );
 }
 
-function entry(executor: WalletCommandExecutor, customerId: string, direction: 'credit' | 'debit', amountMinor: number, idempotencyKey: string | null = null) {
+function entry(
+  executor: WalletCommandExecutor,
+  customerId: string,
+  direction: 'credit' | 'debit',
+  amountMinor: number,
+  idempotencyKey: string | null = null,
+) {
   return executor.execute(
     customerId,
     (now): RecordLedgerEntry => ({
-      type: 'RecordLedgerEntry', customerId, businessId: BIZ, entryId: `wle_${Math.random()}`, direction, currency: 'USD', amountMinor,
-      reason: null, idempotencyKey, now,
+      type: 'RecordLedgerEntry',
+      customerId,
+      businessId: BIZ,
+      entryId: `wle_${Math.random()}`,
+      direction,
+      currency: 'USD',
+      amountMinor,
+      reason: null,
+      idempotencyKey,
+      now,
     }),
     (state, command) => walletAfterEntry(command as RecordLedgerEntry, state, decider).balanceMinor,
     context,
@@ -93,7 +115,7 @@ describe('WalletCommandExecutor', () => {
     expect((await streamTypes(store, 'cus_1')).filter((t) => t === 'WalletDebited')).toHaveLength(100);
   });
 
-  it('splits a backlog of more than one append\'s worth of events into several appends, all applied', async () => {
+  it("splits a backlog of more than one append's worth of events into several appends, all applied", async () => {
     const store = new InstrumentedStore();
     const executor = newExecutor(store);
     await createCustomer(executor, 'cus_1');
@@ -134,7 +156,7 @@ describe('WalletCommandExecutor', () => {
     expect(result).toBe(3);
   });
 
-  it('does not refuse a debit on stale cache: another writer\'s credit is seen before the refusal is final', async () => {
+  it("does not refuse a debit on stale cache: another writer's credit is seen before the refusal is final", async () => {
     const store = new InstrumentedStore();
     const [writerX, writerY] = [newExecutor(store), newExecutor(store)];
     await createCustomer(writerX, 'cus_1');
@@ -176,7 +198,7 @@ describe('WalletCommandExecutor', () => {
     expect((await streamTypes(store, 'cus_1')).filter((t) => t === 'WalletCredited')).toHaveLength(1);
   });
 
-  it('makes a replay wait for what its answer rests on: it reports the stream\'s last position', async () => {
+  it("makes a replay wait for what its answer rests on: it reports the stream's last position", async () => {
     const store = new InstrumentedStore();
     const executor = newExecutor(store);
     await createCustomer(executor, 'cus_1');

@@ -10,14 +10,14 @@ import {
   type DeciderConfig,
   type WalletCommand,
   type WalletState,
-} from '../../../domain/src/index.js';
+} from '#domain';
 import {
   APPEND_BATCH_MAX,
   WrongExpectedRevisionError,
   type AppendResult,
   type EventMetadata,
   type EventStore,
-} from '../../../event-store/src/event-store.port.js';
+} from '#event-store';
 import type { CommandObserver } from '../observability/ledger-metrics.js';
 import { StreamLane, type AppendBatch } from './stream-lane.js';
 

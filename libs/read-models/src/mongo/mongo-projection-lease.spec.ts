@@ -40,3 +40,23 @@ describeMongo('MongoProjectionLease (MONGODB_URL)', () => {
     { concurrentTakeoverSkipReason: skipReason },
   );
 });
+
+describeMongo('MongoProjectionLease on the server clock (MONGODB_URL)', () => {
+  it('times leases by hello.localTime, whatever this host says', async () => {
+    const client = await MongoClient.connect(url!);
+    const db = client.db(`lease_clock_${randomUUID().replaceAll('-', '').slice(0, 12)}`);
+    try {
+      const a = new MongoProjectionLease({ db, projectionName: 'wallet_v1' });
+      const b = new MongoProjectionLease({ db, projectionName: 'wallet_v1' });
+      const before = Date.now();
+      expect(await a.tryAcquire('a', 60_000)).toBe(true);
+      expect(await b.tryAcquire('b', 60_000)).toBe(false);
+      const doc = await db.collection('projection_leases').findOne({ _id: 'wallet_v1' as never });
+      // Expiry = server time + TTL; here the server runs on this host, so it is close to ours.
+      expect(Math.abs(Number(doc?.expiresAtMs) - (before + 60_000))).toBeLessThan(5_000);
+    } finally {
+      await db.dropDatabase();
+      await client.close();
+    }
+  });
+});

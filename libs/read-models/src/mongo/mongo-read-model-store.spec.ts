@@ -10,10 +10,10 @@ import {
   type DeciderConfig,
   type WalletCommand,
   type WalletState,
-} from '../../../domain/src/index.js';
-import type { RecordedEvent } from '../../../event-store/src/event-store.port.js';
+} from '#domain';
+import type { RecordedEvent } from '#event-store';
 import { readModelContract } from '../read-model.contract.js';
-import { MongoReadModelStore } from './mongo-read-model-store.js';
+import { CheckpointWentBackwardsError, MongoReadModelStore } from './mongo-read-model-store.js';
 
 const url = process.env.MONGODB_URL;
 // These tests need a MongoDB-compatible server; `eval "$(scripts/ferretdb.sh start)"` provides one.
@@ -87,6 +87,43 @@ describeMongo('MongoReadModelStore (MONGODB_URL)', () => {
         },
       );
       expect(await observe(stale, customers, businessId)).toEqual(await observe(reference, customers, businessId));
+    });
+
+    // The stale projector is held between its two state reads (customers and business
+    // counters) while the other one applies the same batch and the next. Reading the
+    // customers first, then counters that already count them, numbered the same customers
+    // again above the counter: 4 customers, counter 6, page 0 empty.
+    it('keeps customer counters right when a stale projector stalls between its reads', async () => {
+      const { batches, customers, businessId } = scenario();
+      const reference = await open();
+      for (const batch of batches) await reference.applyEvents(batch);
+
+      const stale = await open();
+      const current = await MongoReadModelStore.connect({ url: url!, dbName: stale.db.databaseName });
+      stores.push(current);
+      await stale.applyEvents(batches[0]);
+      await stallSecondStateRead(
+        () => stale.applyEvents(batches[1]),
+        async () => {
+          await current.applyEvents(batches[1]);
+          await current.applyEvents(batches[2]);
+        },
+      );
+      const counter = await stale.db.collection(`${stale.projectionName}_businesses`).findOne({ _id: businessId as never });
+      expect(counter?.customerCount).toBe(customers.length);
+      expect(await observe(stale, customers, businessId)).toEqual(await observe(reference, customers, businessId));
+    });
+
+    it('refuses to apply on a checkpoint that went backwards (writes lost in a failover)', async () => {
+      const { batches } = scenario();
+      const store = await open();
+      await store.applyEvents(batches[0]);
+      await store.applyEvents(batches[1]);
+      const at = await store.checkpoint();
+      // What a rollback looks like from here: the stored checkpoint is behind one we wrote.
+      await store.db.collection('projection_checkpoints').updateOne({ _id: store.projectionName as never }, { $set: { position: 1 } });
+      await expect(store.applyEvents(batches[2])).rejects.toThrow(CheckpointWentBackwardsError);
+      await expect(store.applyEvents(batches[2])).rejects.toThrow(`went back from ${at} to 1`);
     });
 
     it('reopens an existing database, indexes and all, where it left off', async () => {
@@ -183,6 +220,32 @@ async function stallFirstBulkWrite(work: () => Promise<void>, meanwhile: () => P
     await work();
   } finally {
     proto.bulkWrite = original;
+  }
+}
+
+/**
+ * Holds `work`'s second read of customers or business counters (the first has completed)
+ * until `meanwhile` has run: the window between a batch's two state reads.
+ */
+async function stallSecondStateRead(work: () => Promise<void>, meanwhile: () => Promise<void>): Promise<void> {
+  const proto = Collection.prototype as unknown as { find: (this: Collection, ...args: unknown[]) => { toArray(): Promise<unknown[]> } };
+  const original = proto.find;
+  let stateReads = 0;
+  proto.find = function (this: Collection, ...args) {
+    const cursor = original.apply(this, args);
+    if (!/_(customers|businesses)$/.test(this.collectionName) || ++stateReads < 2) return cursor;
+    proto.find = original;
+    const toArray = cursor.toArray.bind(cursor);
+    cursor.toArray = async () => {
+      await meanwhile();
+      return toArray();
+    };
+    return cursor;
+  };
+  try {
+    await work();
+  } finally {
+    proto.find = original;
   }
 }
 

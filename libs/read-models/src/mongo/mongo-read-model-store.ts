@@ -1,14 +1,5 @@
-import {
-  Long,
-  MongoBulkWriteError,
-  MongoClient,
-  type AnyBulkWriteOperation,
-  type Collection,
-  type Db,
-  type Document,
-  type MongoClientOptions,
-} from 'mongodb';
-import type { RecordedEvent } from '../../../event-store/src/event-store.port.js';
+import { Long, MongoClient, type AnyBulkWriteOperation, type Collection, type Db, type Document, type MongoClientOptions } from 'mongodb';
+import type { RecordedEvent } from '#event-store';
 import {
   WALLET_PROJECTION,
   type CustomerQuery,
@@ -19,111 +10,46 @@ import {
   type WalletView,
 } from '../read-model.port.js';
 import { projectEvent, type ProjectionOp } from '../wallet-projection.js';
+import { insertOnce } from './insert-once.js';
+import {
+  businessWrites,
+  customerAdvanceWrites,
+  customerIdOf,
+  planBatch,
+  walletBalanceWrites,
+  type BatchPlan,
+  type LoadedCustomer,
+} from './mongo-batch-plan.js';
+import { mongoClientOptions } from './mongo-client-options.js';
+import {
+  collectionsFor,
+  createIndexes,
+  safe,
+  toCustomer,
+  toEntry,
+  toNumber,
+  toWallet,
+  type Collections,
+} from './mongo-documents.js';
 
 export interface MongoReadModelOptions {
   readonly url: string;
   readonly dbName: string;
   /** Defaults to the current `WALLET_PROJECTION.version`; collection names carry it. */
   readonly projectionVersion?: number;
+  /** Merged over `mongoClientOptions()` (write concern, timeouts, pool size). */
   readonly clientOptions?: MongoClientOptions;
 }
 
-/** Amounts and positions are written as int64 and read back as plain numbers (`promoteLongs`). */
-type Int64 = number | Long;
-type ProfileChanges = Extract<ProjectionOp, { kind: 'customer.update' }>['changes'];
-
-/** Metadata keys are caller-chosen: as field names, `.` or `$` in them would clash with the query language. */
-interface MetadataPair {
-  key: string;
-  value: string;
-}
-
-interface CustomerDoc {
-  _id: string;
-  businessId: string;
-  email: string;
-  name: string;
-  phoneNumber: string | null;
-  metadata: MetadataPair[];
-  createdAt: string;
-  /** Stream revision of the last event applied to this customer: the replay guard. */
-  revision: number;
-  /** Dense counters: the customer's newest entry has `customerSeq === entryCount`. */
-  entryCount: number;
-  entryCounts: Record<string, number>;
-  businessSeq: number;
-}
-
-interface BusinessDoc {
-  _id: string;
-  /** Highest `businessSeq` handed out; customers above it are not listed yet. */
-  customerCount: number;
-}
-
-interface WalletDoc {
-  _id: string;
-  customerId: string;
-  currency: string;
-  balanceMinor: Int64;
-  createdAt: string;
-  updatedAt: string;
-  /** Stream revision of the entry that set `balanceMinor`; -1 before any entry. */
-  balanceRevision: number;
-}
-
-interface EntryDoc {
-  _id: string;
-  customerId: string;
-  businessId: string;
-  currency: string;
-  amountMinor: Int64;
-  isCredit: boolean;
-  beforeBalanceMinor: Int64;
-  afterBalanceMinor: Int64;
-  reason: string | null;
-  createdAt: string;
-  customerSeq: number;
-  currencySeq: number;
-  revision: number;
-  /** Global position of the entry's event (read-model layout 2; absent from older documents). */
-  eventPosition?: number;
-}
-
-interface CheckpointDoc {
-  _id: string;
-  position: Int64;
-}
-
-interface Collections {
-  readonly customers: Collection<CustomerDoc>;
-  readonly businesses: Collection<BusinessDoc>;
-  readonly wallets: Collection<WalletDoc>;
-  readonly entries: Collection<EntryDoc>;
-  readonly checkpoints: Collection<CheckpointDoc>;
-}
-
-type LoadedCustomer = Pick<CustomerDoc, '_id' | 'revision' | 'entryCount' | 'entryCounts' | 'businessSeq'>;
-
-/** A customer's counters as the batch moves them forward, starting from what was stored. */
-interface CustomerCursor {
-  revision: number;
-  entryCount: number;
-  entryCounts: Record<string, number>;
-  changes: Partial<Pick<CustomerDoc, 'email' | 'name' | 'phoneNumber' | 'metadata'>>;
-  /** Some op after the create moved it on: its counters need writing. */
-  advanced: boolean;
-}
-
-/** Everything one batch writes, computed in memory before the first write. */
-interface BatchPlan {
-  readonly entries: EntryDoc[];
-  readonly walletOpens: Map<string, WalletDoc>;
-  readonly walletBalances: Map<string, Pick<WalletDoc, 'balanceMinor' | 'updatedAt' | 'balanceRevision'>>;
-  readonly customerInserts: CustomerDoc[];
-  readonly cursors: Map<string, CustomerCursor>;
-  readonly storedBusinessCounts: ReadonlyMap<string, number>;
-  /** Highest business sequence per business after the batch, for the `$max` on its counter. */
-  readonly businessSeqs: Map<string, number>;
+/** The stored checkpoint is behind one this store already saw: the server lost acknowledged writes. */
+export class CheckpointWentBackwardsError extends Error {
+  constructor(projectionName: string, seen: number, stored: number | null) {
+    super(
+      `${projectionName}: checkpoint went back from ${seen} to ${String(stored)}; the read models lost acknowledged ` +
+        'writes (a rollback after a failover?). Refusing to project on top of them: audit and rebuild.',
+    );
+    this.name = 'CheckpointWentBackwardsError';
+  }
 }
 
 /**
@@ -136,6 +62,9 @@ interface BatchPlan {
  * see `writePlan`.
  */
 export class MongoReadModelStore implements ReadModelStore {
+  /** The highest checkpoint this store has read or written; the stored one must never be below it. */
+  private highestCheckpointSeen: number | null = null;
+
   private constructor(
     private readonly client: MongoClient,
     readonly db: Db,
@@ -157,12 +86,7 @@ export class MongoReadModelStore implements ReadModelStore {
   }
 
   static async connect(options: MongoReadModelOptions): Promise<MongoReadModelStore> {
-    const client = new MongoClient(options.url, {
-      ...options.clientOptions,
-      // int64 values within 2^53 come back as plain numbers; undefined fields are not written.
-      promoteLongs: true,
-      ignoreUndefined: true,
-    });
+    const client = new MongoClient(options.url, { ...mongoClientOptions(), ...options.clientOptions });
     await client.connect();
     try {
       const db = client.db(options.dbName);
@@ -178,20 +102,34 @@ export class MongoReadModelStore implements ReadModelStore {
 
   async applyEvents(events: readonly RecordedEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const checkpoint = (await this.checkpoint()) ?? 0;
+    const stored = await this.checkpoint();
+    // Our checkpoint writes are `$max`: a lower one means the server lost acknowledged writes.
+    if (this.highestCheckpointSeen !== null && (stored === null || stored < this.highestCheckpointSeen)) {
+      throw new CheckpointWentBackwardsError(this.projectionName, this.highestCheckpointSeen, stored);
+    }
+    const checkpoint = stored ?? 0;
     const fresh = events.filter((event) => event.position > checkpoint);
     if (fresh.length === 0) return;
     const ops = fresh.map(projectEvent);
-    const plan = planBatch(ops, await this.loadCustomers(ops), await this.loadBusinessCounts(ops));
+    // Counters before customers: writePlan writes customers before counters, so a customer
+    // another projector wrote meanwhile is either counted already or seen by the later read
+    // (read the other way round, a concurrent batch could push a counter past its customers).
+    const businessCounts = await this.loadBusinessCounts(ops);
+    const plan = planBatch(ops, await this.loadCustomers(ops), businessCounts);
     await this.writePlan(plan);
-    const position = Long.fromNumber(safe(fresh[fresh.length - 1].position, 'position'));
+    const last = safe(fresh[fresh.length - 1].position, 'position');
     // $max: a projector that lost its lease and finishes late cannot move the checkpoint back.
-    await this.c.checkpoints.updateOne({ _id: this.projectionName }, { $max: { position } }, { upsert: true });
+    await this.c.checkpoints.updateOne({ _id: this.projectionName }, { $max: { position: Long.fromNumber(last) } }, { upsert: true });
+    this.highestCheckpointSeen = Math.max(this.highestCheckpointSeen ?? 0, last);
   }
 
   async checkpoint(): Promise<number | null> {
     const doc = await this.c.checkpoints.findOne({ _id: this.projectionName });
-    return doc === null ? null : toNumber(doc.position);
+    const position = doc === null ? null : toNumber(doc.position);
+    if (position !== null && (this.highestCheckpointSeen === null || position > this.highestCheckpointSeen)) {
+      this.highestCheckpointSeen = position;
+    }
+    return position;
   }
 
   async findCustomer(businessId: string, customerId: string): Promise<CustomerView | null> {
@@ -249,13 +187,10 @@ export class MongoReadModelStore implements ReadModelStore {
 
   /** Drops this version's collections and checkpoint (an old version after a rebuild switched away from it). */
   async drop(): Promise<void> {
-    for (const collection of [this.c.entries, this.c.wallets, this.c.customers, this.c.businesses]) {
-      await collection.drop().catch((error: unknown) => {
-        // Dropping a collection that was never created is fine.
-        if (!(error instanceof Error && /ns not found|NamespaceNotFound/i.test(error.message))) throw error;
-      });
-    }
+    // Driver 6+ treats dropping a collection that does not exist as success.
+    for (const collection of [this.c.entries, this.c.wallets, this.c.customers, this.c.businesses]) await collection.drop();
     await this.c.checkpoints.deleteOne({ _id: this.projectionName });
+    this.highestCheckpointSeen = null;
   }
 
   /** One query for every customer the batch touches. */
@@ -281,7 +216,8 @@ export class MongoReadModelStore implements ReadModelStore {
    *   2. wallets: insert-only open, then a balance `$set` guarded by `balanceRevision`;
    *   3. customers: insert-only create, then counters and profile guarded by `revision`;
    *   4. businesses: `$max` of the customer counter (also repaired from customers that
-   *      step 3 already inserted, see `planBatch`);
+   *      step 3 already inserted, see `planBatch`; this order is why `applyEvents` reads
+   *      the counters before the customers);
    *   5. the checkpoint (in `applyEvents`).
    * A crash before step 3 completes leaves the customer docs as loaded, so re-applying
    * the batch recomputes the same sequence numbers and rewrites identical docs (no-ops);
@@ -291,305 +227,21 @@ export class MongoReadModelStore implements ReadModelStore {
    * written ahead of those counters stay out of the pages until they are counted.
    */
   private async writePlan(plan: BatchPlan): Promise<void> {
-    await insertIgnoringDuplicates(this.c.entries, plan.entries);
-    await insertIgnoringDuplicates(this.c.wallets, [...plan.walletOpens.values()]);
+    await insertOnce(this.c.entries, plan.entries);
+    await insertOnce(this.c.wallets, [...plan.walletOpens.values()]);
     await bulkWrite(this.c.wallets, walletBalanceWrites(plan));
-    await insertIgnoringDuplicates(this.c.customers, plan.customerInserts);
+    await insertOnce(this.c.customers, plan.customerInserts);
     await bulkWrite(this.c.customers, customerAdvanceWrites(plan));
     await bulkWrite(this.c.businesses, businessWrites(plan));
   }
-}
-
-function collectionsFor(db: Db, projectionName: string): Collections {
-  return {
-    customers: db.collection<CustomerDoc>(`${projectionName}_customers`),
-    businesses: db.collection<BusinessDoc>(`${projectionName}_businesses`),
-    wallets: db.collection<WalletDoc>(`${projectionName}_wallets`),
-    entries: db.collection<EntryDoc>(`${projectionName}_entries`),
-    checkpoints: db.collection<CheckpointDoc>('projection_checkpoints'),
-  };
-}
-
-/**
- * Idempotent: creating an index that exists with the same keys and options is a no-op.
- * One index per command: FerretDB 1.24 panics when a multi-index createIndexes meets
- * indexes that already exist (every restart would).
- */
-async function createIndexes(c: Collections): Promise<void> {
-  await c.wallets.createIndex({ customerId: 1, currency: 1 }, { name: 'customer_currency', unique: true });
-  await c.entries.createIndex({ customerId: 1, customerSeq: 1 }, { name: 'customer_seq', unique: true });
-  await c.entries.createIndex({ customerId: 1, currency: 1, currencySeq: 1 }, { name: 'customer_currency_seq', unique: true });
-  await c.customers.createIndex({ businessId: 1, businessSeq: 1 }, { name: 'business_seq', unique: true });
-  await c.customers.createIndex({ businessId: 1, email: 1, businessSeq: 1 }, { name: 'business_email_seq' });
 }
 
 async function bulkWrite<T extends Document>(collection: Collection<T>, ops: AnyBulkWriteOperation<T>[]): Promise<void> {
   if (ops.length > 0) await collection.bulkWrite(ops, { ordered: true });
 }
 
-/**
- * Applies the ops to in-memory cursors started from the stored customers. Sequence
- * numbers depend only on the stored counters and the ops, so a re-applied batch gets
- * the same numbers as the first attempt.
- */
-function planBatch(
-  ops: readonly ProjectionOp[],
-  loaded: readonly LoadedCustomer[],
-  businessCounts: ReadonlyMap<string, number>,
-): BatchPlan {
-  const plan: BatchPlan = {
-    entries: [],
-    walletOpens: new Map(),
-    walletBalances: new Map(),
-    customerInserts: [],
-    cursors: new Map(loaded.map((doc) => [doc._id, cursorFrom(doc)])),
-    storedBusinessCounts: businessCounts,
-    businessSeqs: new Map(businessCounts),
-  };
-  countExistingCustomers(plan, ops, loaded);
-  for (const op of ops) planOp(plan, op);
-  return plan;
-}
-
-/**
- * A crash between inserting customers (step 3) and bumping their business's counter
- * (step 4) leaves customers numbered above the counter. Their creates are in the
- * re-applied batch, so their numbers raise the counter before new customers are numbered.
- */
-function countExistingCustomers(plan: BatchPlan, ops: readonly ProjectionOp[], loaded: readonly LoadedCustomer[]): void {
-  const seqById = new Map(loaded.map((doc) => [doc._id, doc.businessSeq]));
-  for (const op of ops) {
-    if (op.kind !== 'customer.create') continue;
-    const seq = seqById.get(op.customer.customerId);
-    if (seq === undefined) continue;
-    const businessId = op.customer.businessId;
-    plan.businessSeqs.set(businessId, Math.max(plan.businessSeqs.get(businessId) ?? 0, seq));
-  }
-}
-
-function cursorFrom(doc: LoadedCustomer): CustomerCursor {
-  return {
-    revision: doc.revision,
-    entryCount: doc.entryCount,
-    entryCounts: { ...doc.entryCounts },
-    changes: {},
-    advanced: false,
-  };
-}
-
-function planOp(plan: BatchPlan, op: ProjectionOp): void {
-  if (op.kind === 'customer.create') {
-    planCreate(plan, op);
-    return;
-  }
-  const cursor = plan.cursors.get(customerIdOf(op));
-  // Guard: every doc of a customer comes from its own stream, so the stream revision orders them.
-  if (cursor === undefined || op.revision <= cursor.revision) return;
-  cursor.revision = op.revision;
-  cursor.advanced = true;
-  switch (op.kind) {
-    case 'customer.update':
-      Object.assign(cursor.changes, toDocChanges(op.changes));
-      return;
-    case 'wallet.open':
-      planWalletOpen(plan, op.customerId, op.currency, op.openedAt);
-      return;
-    case 'entry.add':
-      planEntry(plan, cursor, op.entry, op.revision);
-      return;
-  }
-}
-
-function planCreate(plan: BatchPlan, op: Extract<ProjectionOp, { kind: 'customer.create' }>): void {
-  const c = op.customer;
-  if (plan.cursors.has(c.customerId)) return;
-  const businessSeq = (plan.businessSeqs.get(c.businessId) ?? 0) + 1;
-  plan.businessSeqs.set(c.businessId, businessSeq);
-  const { customerId, ...profile } = c;
-  plan.customerInserts.push({
-    _id: customerId,
-    ...profile,
-    metadata: toPairs(c.metadata),
-    revision: op.revision,
-    entryCount: 0,
-    entryCounts: {},
-    businessSeq,
-  });
-  plan.cursors.set(customerId, { revision: op.revision, entryCount: 0, entryCounts: {}, changes: {}, advanced: false });
-}
-
-function planWalletOpen(plan: BatchPlan, customerId: string, currency: string, openedAt: string): void {
-  const id = walletId(customerId, currency);
-  if (plan.walletOpens.has(id)) return;
-  plan.walletOpens.set(id, {
-    _id: id,
-    customerId,
-    currency,
-    balanceMinor: Long.ZERO,
-    createdAt: openedAt,
-    updatedAt: openedAt,
-    balanceRevision: -1,
-  });
-}
-
-function planEntry(plan: BatchPlan, cursor: CustomerCursor, e: LedgerEntryView, revision: number): void {
-  // As in the SQLite adapter, an entry for a wallet never opened opens it. A currency that
-  // already has entries has its wallet: skip the (no-op) insert.
-  if ((cursor.entryCounts[e.currency] ?? 0) === 0) planWalletOpen(plan, e.customerId, e.currency, e.createdAt);
-  cursor.entryCount += 1;
-  const currencySeq = (cursor.entryCounts[e.currency] ?? 0) + 1;
-  cursor.entryCounts[e.currency] = currencySeq;
-  plan.entries.push({
-    _id: e.id,
-    customerId: e.customerId,
-    businessId: e.businessId,
-    currency: e.currency,
-    amountMinor: int64(e.amountMinor, 'amountMinor'),
-    isCredit: e.isCredit,
-    beforeBalanceMinor: int64(e.beforeBalanceMinor, 'beforeBalanceMinor'),
-    afterBalanceMinor: int64(e.afterBalanceMinor, 'afterBalanceMinor'),
-    reason: e.reason,
-    createdAt: e.createdAt,
-    customerSeq: cursor.entryCount,
-    currencySeq,
-    revision,
-    eventPosition: e.eventPosition,
-  });
-  plan.walletBalances.set(walletId(e.customerId, e.currency), {
-    balanceMinor: int64(e.afterBalanceMinor, 'afterBalanceMinor'),
-    updatedAt: e.createdAt,
-    balanceRevision: revision,
-  });
-}
-
-const DUPLICATE_KEY = 11000;
-
-/**
- * Entries, wallet openings and customer creations are insert-once, keyed by their id,
- * so a plain insert is enough: a replayed batch collides on the keys it already wrote,
- * and those collisions are the no-op we want. Inserts are also far cheaper than upserts,
- * and FerretDB 1.24 was seen to hang on `$setOnInsert` upserts of existing documents.
- */
-async function insertIgnoringDuplicates<T extends Document>(collection: Collection<T>, docs: readonly T[]): Promise<void> {
-  if (docs.length === 0) return;
-  try {
-    await collection.insertMany(docs as never, { ordered: false });
-  } catch (error) {
-    const onlyDuplicates =
-      error instanceof MongoBulkWriteError &&
-      (Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]).every((e) => e.code === DUPLICATE_KEY);
-    if (!onlyDuplicates) throw error;
-  }
-}
-
-/** Not an upsert: when the guard fails the wallet exists, and an upsert would collide on _id. */
-function walletBalanceWrites(plan: BatchPlan): AnyBulkWriteOperation<WalletDoc>[] {
-  return [...plan.walletBalances].map(([_id, balance]) => ({
-    updateOne: { filter: { _id, balanceRevision: { $lt: balance.balanceRevision } }, update: { $set: balance } },
-  }));
-}
-
-function customerAdvanceWrites(plan: BatchPlan): AnyBulkWriteOperation<CustomerDoc>[] {
-  return [...plan.cursors]
-    .filter(([, cursor]) => cursor.advanced)
-    .map(([_id, cursor]) => ({
-      updateOne: {
-        filter: { _id, revision: { $lt: cursor.revision } },
-        update: {
-          $set: { ...cursor.changes, revision: cursor.revision, entryCount: cursor.entryCount, entryCounts: cursor.entryCounts },
-        },
-      },
-    }));
-}
-
-function businessWrites(plan: BatchPlan): AnyBulkWriteOperation<BusinessDoc>[] {
-  // $max, not $inc: writing the same counter twice (a replay) leaves it right.
-  const moved = [...plan.businessSeqs].filter(([id, seq]) => seq > (plan.storedBusinessCounts.get(id) ?? 0));
-  return moved.map(([_id, customerCount]) => ({
-    updateOne: { filter: { _id }, update: { $max: { customerCount } }, upsert: true },
-  }));
-}
-
-function customerIdOf(op: ProjectionOp): string {
-  switch (op.kind) {
-    case 'customer.create':
-      return op.customer.customerId;
-    case 'entry.add':
-      return op.entry.customerId;
-    default:
-      return op.customerId;
-  }
-}
-
 /** A 0-based page of a dense 1-based sequence, newest first: (count - (N+1)*size, count - N*size]. */
 function pageRange(count: number, page: { pageNumber: number; pageSize: number }): { $gt: number; $lte: number } | null {
   const maxSeq = count - page.pageNumber * page.pageSize;
   return maxSeq <= 0 ? null : { $gt: maxSeq - page.pageSize, $lte: maxSeq };
-}
-
-function walletId(customerId: string, currency: string): string {
-  return `${customerId}:${currency}`;
-}
-
-function safe(value: number, field: string): number {
-  if (!Number.isSafeInteger(value)) throw new RangeError(`${field} is not a safe integer: ${value}`);
-  return value;
-}
-
-function int64(value: number, field: string): Long {
-  return Long.fromNumber(safe(value, field));
-}
-
-function toNumber(value: Int64): number {
-  return typeof value === 'number' ? value : safe(value.toNumber(), 'int64');
-}
-
-function toDocChanges(changes: ProfileChanges): CustomerCursor['changes'] {
-  const { metadata, ...rest } = changes;
-  return metadata === undefined ? rest : { ...rest, metadata: toPairs(metadata) };
-}
-
-function toPairs(metadata: Readonly<Record<string, string>>): MetadataPair[] {
-  return Object.entries(metadata).map(([key, value]) => ({ key, value }));
-}
-
-// FerretDB 1.24 drops null and empty-array fields from a `$setOnInsert` upsert: a missing field reads as empty.
-function toCustomer(doc: CustomerDoc): CustomerView {
-  return {
-    customerId: doc._id,
-    businessId: doc.businessId,
-    email: doc.email,
-    name: doc.name,
-    phoneNumber: doc.phoneNumber ?? null,
-    metadata: Object.fromEntries((doc.metadata ?? []).map((pair) => [pair.key, pair.value])),
-    createdAt: doc.createdAt,
-  };
-}
-
-function toWallet(doc: WalletDoc): WalletView {
-  return {
-    customerId: doc.customerId,
-    currency: doc.currency,
-    balanceMinor: toNumber(doc.balanceMinor),
-    createdAt: doc.createdAt,
-    updatedAt: doc.updatedAt,
-  };
-}
-
-function toEntry(doc: EntryDoc): LedgerEntryView {
-  const entry: LedgerEntryView = {
-    id: doc._id,
-    customerId: doc.customerId,
-    businessId: doc.businessId,
-    currency: doc.currency,
-    amountMinor: toNumber(doc.amountMinor),
-    isCredit: doc.isCredit,
-    beforeBalanceMinor: toNumber(doc.beforeBalanceMinor),
-    afterBalanceMinor: toNumber(doc.afterBalanceMinor),
-    eventType: 'merchant_adjustment',
-    reason: doc.reason ?? null,
-    referenceObjectId: null,
-    createdAt: doc.createdAt,
-  };
-  return doc.eventPosition == null ? entry : { ...entry, eventPosition: doc.eventPosition };
 }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { RecordedEvent } from '../../../event-store/src/event-store.port.js';
+import type { RecordedEvent } from '#event-store';
 import {
   WALLET_PROJECTION,
   WALLET_READ_MODEL_LAYOUT,
@@ -11,6 +11,8 @@ import {
   type WalletView,
 } from '../read-model.port.js';
 import { projectEvent, type ProjectionOp } from '../wallet-projection.js';
+import { toCustomer, toEntry, toWallet, type CustomerRow, type EntryTuple, type WalletRow } from './sqlite-read-model-rows.js';
+import { createReadModelSchema, prepareReadModelStatements, type ReadModelTables } from './sqlite-read-model-schema.js';
 
 export interface SqliteReadModelOptions {
   readonly filename: string;
@@ -20,19 +22,6 @@ export interface SqliteReadModelOptions {
    * exist already keep the layout they were built with, read from their columns.
    */
   readonly layout?: number;
-}
-
-interface CustomerRow {
-  customer_id: string;
-  business_id: string;
-  email: string;
-  name: string;
-  phone_number: string | null;
-  metadata: string;
-  created_at: string;
-  revision: number;
-  entry_count: number;
-  business_seq: number;
 }
 
 /** A customer's counters as a batch moves them, loaded once per batch. */
@@ -62,15 +51,6 @@ interface BatchCursors {
   readonly wallets: Map<string, WalletCursor>;
 }
 
-interface WalletRow {
-  customer_id: string;
-  currency: string;
-  balance_minor: number;
-  created_at: string;
-  updated_at: string;
-  entry_count: number;
-}
-
 /**
  * Read models in a SQLite file of their own. Table names carry the projection
  * version. Ledger entries carry dense per-customer and per-currency sequence numbers,
@@ -78,12 +58,15 @@ interface WalletRow {
  */
 export class SqliteReadModelStore implements ReadModelStore {
   private readonly db: Database.Database;
-  private readonly t: Record<'customers' | 'businesses' | 'wallets' | 'entries', string>;
-  private readonly sql: ReturnType<SqliteReadModelStore['prepare']>;
+  private readonly t: ReadModelTables;
+  private readonly sql: ReturnType<typeof prepareReadModelStatements>;
   /** Layout of this version's tables (see `WALLET_READ_MODEL_LAYOUT`). */
   readonly layout: number;
 
-  constructor(options: SqliteReadModelOptions, private readonly version: number = WALLET_PROJECTION.version) {
+  constructor(
+    options: SqliteReadModelOptions,
+    private readonly version: number = WALLET_PROJECTION.version,
+  ) {
     this.db = new Database(options.filename);
     this.db.pragma('journal_mode = WAL');
     // The event store is the source of truth; a lost read-model commit is re-projected from the checkpoint.
@@ -97,8 +80,8 @@ export class SqliteReadModelStore implements ReadModelStore {
       entries: `${prefix}_entries`,
     };
     this.layout = this.existingLayout() ?? options.layout ?? WALLET_READ_MODEL_LAYOUT;
-    this.createSchema();
-    this.sql = this.prepare();
+    createReadModelSchema(this.db, this.t, this.layout);
+    this.sql = prepareReadModelStatements(this.db, this.t, this.layout);
   }
 
   /** The projection version whose tables this store reads and writes. */
@@ -117,17 +100,19 @@ export class SqliteReadModelStore implements ReadModelStore {
   /** Synchronous form for the in-process projector: one transaction per batch. */
   applyEventsSync(events: readonly RecordedEvent[]): void {
     if (events.length === 0) return;
-    this.db.transaction(() => {
-      const checkpoint = this.checkpointSync() ?? 0;
-      const batch: BatchCursors = { customers: new Map(), wallets: new Map() };
-      for (const event of events) {
-        if (event.position <= checkpoint) continue;
-        this.applyOp(projectEvent(event), batch);
-      }
-      this.writeCursors(batch);
-      const last = events[events.length - 1].position;
-      if (last > checkpoint) this.sql.saveCheckpoint.run(this.projectionName, last);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        const checkpoint = this.checkpointSync() ?? 0;
+        const batch: BatchCursors = { customers: new Map(), wallets: new Map() };
+        for (const event of events) {
+          if (event.position <= checkpoint) continue;
+          this.applyOp(projectEvent(event), batch);
+        }
+        this.writeCursors(batch);
+        const last = events[events.length - 1].position;
+        if (last > checkpoint) this.sql.saveCheckpoint.run(this.projectionName, last);
+      })
+      .immediate();
   }
 
   async checkpoint(): Promise<number | null> {
@@ -189,17 +174,19 @@ export class SqliteReadModelStore implements ReadModelStore {
   }
 
   async endBulkLoad(): Promise<void> {
-    this.createSchema();
+    createReadModelSchema(this.db, this.t, this.layout);
     this.db.pragma('wal_autocheckpoint = 1000');
   }
 
   /** Drops this version's tables and checkpoint (an old version after a rebuild switched away from it). */
   async drop(): Promise<void> {
     const { customers, businesses, wallets, entries } = this.t;
-    this.db.transaction(() => {
-      for (const table of [entries, wallets, customers, businesses]) this.db.exec(`DROP TABLE IF EXISTS ${table}`);
-      this.db.prepare('DELETE FROM projection_checkpoints WHERE name = ?').run(this.projectionName);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        for (const table of [entries, wallets, customers, businesses]) this.db.exec(`DROP TABLE IF EXISTS ${table}`);
+        this.db.prepare('DELETE FROM projection_checkpoints WHERE name = ?').run(this.projectionName);
+      })
+      .immediate();
   }
 
   private applyOp(op: ProjectionOp, batch: BatchCursors): void {
@@ -252,8 +239,15 @@ export class SqliteReadModelStore implements ReadModelStore {
     this.sql.bumpBusiness.run(c.businessId);
     const { customer_count } = this.sql.business.get(c.businessId) as { customer_count: number };
     this.sql.insertCustomer.run(
-      c.customerId, c.businessId, c.email, c.name, c.phoneNumber, JSON.stringify(c.metadata), c.createdAt,
-      op.revision, customer_count,
+      c.customerId,
+      c.businessId,
+      c.email,
+      c.name,
+      c.phoneNumber,
+      JSON.stringify(c.metadata),
+      c.createdAt,
+      op.revision,
+      customer_count,
     );
     batch.customers.set(c.customerId, { revision: op.revision, entryCount: 0, dirty: false });
   }
@@ -262,7 +256,8 @@ export class SqliteReadModelStore implements ReadModelStore {
     const key = `${e.customerId}\u0000${e.currency}`;
     let wallet = batch.wallets.get(key);
     if (wallet === undefined) {
-      const row = this.sql.walletCounters.get(e.customerId, e.currency) as Pick<WalletRow, 'entry_count' | 'balance_minor' | 'updated_at'> | undefined;
+      const row = this.sql.walletCounters.get(e.customerId, e.currency) as
+        Pick<WalletRow, 'entry_count' | 'balance_minor' | 'updated_at'> | undefined;
       // As ever, an entry for a wallet never opened opens it.
       if (row === undefined) this.sql.openWallet.run(e.customerId, e.currency, e.createdAt, e.createdAt);
       wallet = {
@@ -278,8 +273,18 @@ export class SqliteReadModelStore implements ReadModelStore {
     customer.entryCount += 1;
     wallet.entryCount += 1;
     const values = [
-      e.id, e.customerId, e.businessId, e.currency, e.amountMinor, e.isCredit ? 1 : 0,
-      e.beforeBalanceMinor, e.afterBalanceMinor, e.reason, e.createdAt, customer.entryCount, wallet.entryCount,
+      e.id,
+      e.customerId,
+      e.businessId,
+      e.currency,
+      e.amountMinor,
+      e.isCredit ? 1 : 0,
+      e.beforeBalanceMinor,
+      e.afterBalanceMinor,
+      e.reason,
+      e.createdAt,
+      customer.entryCount,
+      wallet.entryCount,
     ];
     if (this.layout >= 2) values.push(e.eventPosition ?? null);
     this.sql.insertEntry.run(values);
@@ -304,142 +309,4 @@ export class SqliteReadModelStore implements ReadModelStore {
     if (columns.length === 0) return null;
     return columns.some((column) => column.name === 'event_position') ? 2 : 1;
   }
-
-  private createSchema(): void {
-    const { customers, businesses, wallets, entries } = this.t;
-    const layout2 = this.layout >= 2;
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS projection_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS ${businesses} (business_id TEXT PRIMARY KEY, customer_count INTEGER NOT NULL);
-      CREATE TABLE IF NOT EXISTS ${customers} (
-        customer_id TEXT PRIMARY KEY, business_id TEXT NOT NULL, email TEXT NOT NULL, name TEXT NOT NULL,
-        phone_number TEXT, metadata TEXT NOT NULL, created_at TEXT NOT NULL,
-        revision INTEGER NOT NULL, entry_count INTEGER NOT NULL DEFAULT 0, business_seq INTEGER NOT NULL);
-      CREATE UNIQUE INDEX IF NOT EXISTS ${customers}_business_seq ON ${customers} (business_id, business_seq);
-      CREATE INDEX IF NOT EXISTS ${customers}_business_email ON ${customers} (business_id, email, business_seq);
-      CREATE TABLE IF NOT EXISTS ${wallets} (
-        customer_id TEXT NOT NULL, currency TEXT NOT NULL, balance_minor INTEGER NOT NULL,
-        created_at TEXT NOT NULL, updated_at TEXT NOT NULL, entry_count INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (customer_id, currency));
-      CREATE TABLE IF NOT EXISTS ${entries} (
-        customer_id TEXT NOT NULL, customer_seq INTEGER NOT NULL, currency_seq INTEGER NOT NULL,
-        id TEXT NOT NULL, business_id TEXT NOT NULL, currency TEXT NOT NULL, amount_minor INTEGER NOT NULL,
-        is_credit INTEGER NOT NULL, before_balance_minor INTEGER NOT NULL, after_balance_minor INTEGER NOT NULL,
-        reason TEXT, created_at TEXT NOT NULL,${layout2 ? ' event_position INTEGER,' : ''}
-        PRIMARY KEY (customer_id, customer_seq));
-      CREATE UNIQUE INDEX IF NOT EXISTS ${entries}_currency_seq ON ${entries} (customer_id, currency, currency_seq);
-      ${layout2 ? `CREATE INDEX IF NOT EXISTS ${entries}_event_position ON ${entries} (event_position);` : ''}
-    `);
-  }
-
-  private prepare() {
-    const { customers, businesses, wallets, entries } = this.t;
-    const entryColumns = `id, business_id, currency, amount_minor, is_credit, before_balance_minor, after_balance_minor, reason, created_at, ${
-      this.layout >= 2 ? 'event_position' : 'NULL'
-    }`;
-    const q = (sql: string) => this.db.prepare(sql);
-    return {
-      checkpoint: q('SELECT position FROM projection_checkpoints WHERE name = ?'),
-      saveCheckpoint: q(
-        'INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position',
-      ),
-      customer: q(`SELECT * FROM ${customers} WHERE customer_id = ?`),
-      business: q(`SELECT customer_count FROM ${businesses} WHERE business_id = ?`),
-      bumpBusiness: q(
-        `INSERT INTO ${businesses} (business_id, customer_count) VALUES (?, 1)
-         ON CONFLICT(business_id) DO UPDATE SET customer_count = customer_count + 1`,
-      ),
-      insertCustomer: q(
-        `INSERT INTO ${customers} (customer_id, business_id, email, name, phone_number, metadata, created_at, revision, business_seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      updateCustomer: q(
-        `UPDATE ${customers} SET email = ?, name = ?, phone_number = ?, metadata = ? WHERE customer_id = ?`,
-      ),
-      customerCounters: q(`SELECT revision, entry_count FROM ${customers} WHERE customer_id = ?`),
-      saveCustomerCounters: q(`UPDATE ${customers} SET revision = ?, entry_count = ? WHERE customer_id = ?`),
-      customersPage: q(
-        `SELECT * FROM ${customers} WHERE business_id = ? AND business_seq <= ? ORDER BY business_seq DESC LIMIT ?`,
-      ),
-      customersByEmail: q(
-        `SELECT * FROM ${customers} WHERE business_id = ? AND email = ? ORDER BY business_seq DESC LIMIT ? OFFSET ?`,
-      ),
-      openWallet: q(
-        `INSERT INTO ${wallets} (customer_id, currency, balance_minor, created_at, updated_at) VALUES (?, ?, 0, ?, ?)
-         ON CONFLICT(customer_id, currency) DO NOTHING`,
-      ),
-      wallet: q(`SELECT * FROM ${wallets} WHERE customer_id = ? AND currency = ?`),
-      wallets: q(`SELECT * FROM ${wallets} WHERE customer_id = ? ORDER BY currency`),
-      walletCounters: q(`SELECT entry_count, balance_minor, updated_at FROM ${wallets} WHERE customer_id = ? AND currency = ?`),
-      saveWallet: q(
-        `UPDATE ${wallets} SET balance_minor = ?, updated_at = ?, entry_count = ? WHERE customer_id = ? AND currency = ?`,
-      ),
-      insertEntry: q(
-        this.layout >= 2
-          ? `INSERT INTO ${entries} (id, customer_id, business_id, currency, amount_minor, is_credit,
-               before_balance_minor, after_balance_minor, reason, created_at, customer_seq, currency_seq, event_position)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-          : `INSERT INTO ${entries} (id, customer_id, business_id, currency, amount_minor, is_credit,
-               before_balance_minor, after_balance_minor, reason, created_at, customer_seq, currency_seq)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ),
-      // Rows as arrays (`raw`): history pages are the hot read, and arrays cost half what row objects do.
-      entries: q(
-        `SELECT ${entryColumns} FROM ${entries} WHERE customer_id = ? AND customer_seq <= ? ORDER BY customer_seq DESC LIMIT ?`,
-      ).raw(true),
-      entriesByCurrency: q(
-        `SELECT ${entryColumns} FROM ${entries} WHERE customer_id = ? AND currency = ? AND currency_seq <= ?
-         ORDER BY currency_seq DESC LIMIT ?`,
-      ).raw(true),
-    };
-  }
-}
-
-function toCustomer(row: CustomerRow): CustomerView {
-  return {
-    customerId: row.customer_id,
-    businessId: row.business_id,
-    email: row.email,
-    name: row.name,
-    phoneNumber: row.phone_number,
-    metadata: JSON.parse(row.metadata),
-    createdAt: row.created_at,
-  };
-}
-
-function toWallet(row: WalletRow): WalletView {
-  return {
-    customerId: row.customer_id,
-    currency: row.currency,
-    balanceMinor: row.balance_minor,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-}
-
-/** A history row as `entryColumns` selects it. */
-type EntryTuple = [
-  id: string, businessId: string, currency: string, amountMinor: number, isCredit: number,
-  beforeBalanceMinor: number, afterBalanceMinor: number, reason: string | null, createdAt: string, eventPosition: number | null,
-];
-
-function toEntry(customerId: string, row: EntryTuple): LedgerEntryView {
-  const [id, businessId, currency, amountMinor, isCredit, beforeBalanceMinor, afterBalanceMinor, reason, createdAt, eventPosition] = row;
-  const entry: LedgerEntryView = {
-    id,
-    customerId,
-    businessId,
-    currency,
-    amountMinor,
-    isCredit: isCredit === 1,
-    beforeBalanceMinor,
-    afterBalanceMinor,
-    eventType: 'merchant_adjustment',
-    reason,
-    referenceObjectId: null,
-    createdAt,
-  };
-  // Layout 2 and later only: older versions have no such column.
-  if (eventPosition !== null) (entry as { eventPosition?: number }).eventPosition = eventPosition;
-  return entry;
 }

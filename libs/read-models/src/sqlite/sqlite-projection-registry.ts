@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { ProjectionRegistry, ProjectionRegistryEntry } from './projection-registry.js';
+import type { ProjectionRegistry, ProjectionRegistryEntry } from '../projection-registry.port.js';
 
 export interface SqliteProjectionRegistryOptions {
   /** The read models' own file: the registry lives beside what it describes. */

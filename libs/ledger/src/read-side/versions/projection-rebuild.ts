@@ -1,9 +1,8 @@
-import { WALLET_STREAM_PREFIX } from '../../../domain/src/index.js';
-import type { EventStore } from '../../../event-store/src/event-store.port.js';
-import { WALLET_PROJECTION } from '../../../read-models/src/read-model.port.js';
-import { isDeadLocalProcess, leaseOwnerName } from '../read-side/projector-runner.js';
-import type { LogHead } from './log-head.js';
-import type { ReadModelBackend } from './read-model-backend.js';
+import { WALLET_STREAM_PREFIX } from '#domain';
+import type { EventStore, LogHead } from '#event-store';
+import { WALLET_PROJECTION } from '#read-models';
+import { isDeadLocalProcess, leaseOwnerName } from '../projector-runner.js';
+import type { ReadModelBackend } from '../../backends.js';
 
 export interface RebuildProgress {
   readonly phase: 'catching-up' | 'final-catch-up' | 'switched' | 'dropped-old';

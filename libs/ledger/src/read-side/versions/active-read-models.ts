@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../../../event-store/src/event-store.port.js';
+import type { RecordedEvent } from '#event-store';
 import {
   ReadModelSwitchedError,
   type CustomerQuery,
@@ -8,8 +8,8 @@ import {
   type ReadModelStore,
   type VersionedReadModels,
   type WalletView,
-} from '../../../read-models/src/read-model.port.js';
-import type { ReadModelBackend, VersionStore } from './read-model-backend.js';
+} from '#read-models';
+import type { ReadModelBackend, VersionStore } from '../../backends.js';
 
 export interface ActiveReadModelsOptions {
   /** Projection name in the registry, e.g. `wallet`. */

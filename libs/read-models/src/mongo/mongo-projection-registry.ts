@@ -1,5 +1,5 @@
 import { Long, MongoServerError, type Collection, type Db } from 'mongodb';
-import type { ProjectionRegistry, ProjectionRegistryEntry } from './projection-registry.js';
+import type { ProjectionRegistry, ProjectionRegistryEntry } from '../projection-registry.port.js';
 
 export interface MongoProjectionRegistryOptions {
   /** The read models' database: the registry lives beside what it describes. */

@@ -1,6 +1,6 @@
-import { WALLET_PROJECTION } from '../../../read-models/src/read-model.port.js';
-import type { LogHead } from './log-head.js';
-import type { ReadModelBackend } from './read-model-backend.js';
+import { WALLET_PROJECTION } from '#read-models';
+import type { LogHead } from '#event-store';
+import type { ReadModelBackend } from '../../backends.js';
 
 export interface ProjectionVersionStatus {
   readonly version: number;
