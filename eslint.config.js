@@ -13,7 +13,7 @@ const BOUNDARY_PATTERNS = [
   },
   { regex: '^(\\.\\./)+libs/', message: 'Reach a library through its alias (#domain, #event-store, #read-models, #ledger).' },
   {
-    regex: `^#(?!(${LIBRARIES})$|event-store/eventstoredb$|read-models/mongo$)`,
+    regex: `^#(?!(${LIBRARIES})$|event-store/eventstoredb$|read-models/mongo$|ledger/nest$)`,
     message: 'Only the public entry points in package.json "imports" may be imported: no deep imports into a library.',
   },
 ];

@@ -24,6 +24,7 @@ export default {
     // dist is what "default" points at, and tests must not depend on a build.
     '^#(domain|event-store|read-models|ledger)$': '<rootDir>/libs/$1/src/index.ts',
     '^#(event-store|read-models)/(eventstoredb|mongo)$': '<rootDir>/libs/$1/src/$2/index.ts',
+    '^#ledger/nest$': '<rootDir>/libs/ledger/src/nest.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   testMatch: ['<rootDir>/apps/**/*.spec.ts', '<rootDir>/libs/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],

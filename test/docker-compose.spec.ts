@@ -138,7 +138,7 @@ describe('docker-compose.yml', () => {
     expect(config.apiKeys.length).toBeGreaterThan(0);
     expect(config.projectorMode).toBe('external');
     expect(config.eventStoreUrl).toBe('esdb://eventstore:2113?tls=false');
-    expect(config.mongoUrl).toBe('mongodb://mongo:27017/?replicaSet=rs0');
+    expect(config.mongoUrl).toBe('mongodb://mongo:27017/?replicaSet=rs0&w=majority');
   });
 
   it('the documented cluster EVENTSTORE_URL passes the app config loader', () => {
@@ -196,6 +196,19 @@ describe('docker-compose.yml', () => {
       expect(seeds).toEqual(others);
       expect(healthcheckText(node)).toContain('/health/live');
     }
+  });
+
+  it('runs every EventStoreDB node without projections, and MongoDB on a patch tag', () => {
+    // Standard projections add link events to $all that audit, rebuild and lag read only to drop.
+    for (const name of ['eventstore', ...CLUSTER_NODES]) {
+      const env = envOf(services[name]);
+      expect({ name, run: env.EVENTSTORE_RUN_PROJECTIONS, start: env.EVENTSTORE_START_STANDARD_PROJECTIONS }).toEqual({
+        name,
+        run: 'None',
+        start: undefined,
+      });
+    }
+    expect(services.mongo.image).toMatch(/^mongo:\d+\.\d+\.\d+$/);
   });
 
   it('pins every image to an explicit, non-latest tag', () => {

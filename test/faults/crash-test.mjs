@@ -6,7 +6,9 @@
 // Everything is bounded: request counts, retries, timeouts and a global deadline. Loopback only.
 //
 // Tunables (env): FAULTS_CYCLES (5), FAULTS_CUSTOMERS (20), FAULTS_CONCURRENCY (32),
-// FAULTS_SEED (random), FAULTS_DEADLINE_MS (140000), FAULTS_KEEP_DATA=1 (keep the temp DATA_DIR).
+// FAULTS_SEED (random), FAULTS_DEADLINE_MS (140000), FAULTS_KEEP_DATA=1 (keep the temp DATA_DIR),
+// FAULTS_BATCH_WORKERS (a quarter of the concurrency): workers that send their entries through
+// POST /wallets/ledger-entries/batch instead, and resend a lost batch's entries as one batch again.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, createWriteStream, readFileSync } from 'node:fs';
@@ -26,6 +28,10 @@ const CUSTOMERS = intEnv('FAULTS_CUSTOMERS', 20, 1, 200);
 const CONCURRENCY = intEnv('FAULTS_CONCURRENCY', 32, 1, 256);
 const DEADLINE_MS = intEnv('FAULTS_DEADLINE_MS', 140_000, 10_000, 1_800_000);
 const SEED = intEnv('FAULTS_SEED', Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31);
+const BATCH_WORKERS = intEnv('FAULTS_BATCH_WORKERS', Math.ceil(CONCURRENCY / 4), 0, CONCURRENCY);
+/** Entries per batch: with 20 customers, most batches carry several entries of one customer (array order matters). */
+const BATCH_ENTRIES_MIN = 2;
+const BATCH_ENTRIES_MAX = 40;
 
 const CURRENCIES = ['USD', 'INR'];
 const AMOUNT_MAX = 500;
@@ -359,7 +365,8 @@ async function http(method, path, body) {
  *   key: string, customer: number, customerId: string, currency: string,
  *   entryType: 'credit'|'debit', amount: number, cycle: number,
  *   status: 'new'|'unknown'|'success'|'refused'|'broken',
- *   via: 'ack'|'resend'|null, balance: number|null, attempts: number, notes: string[]
+ *   via: 'ack'|'resend'|null, balance: number|null, attempts: number, notes: string[],
+ *   batch: Req[] | null
  * }} Req
  */
 
@@ -369,7 +376,7 @@ const customerIds = [];
 const requests = [];
 /** @type {Map<string, Req>} */
 const byKey = new Map();
-const stats = { sent: 0, ack: 0, refused: 0, unknown: 0, resends: 0, resolvedSuccess: 0, resolvedRefused: 0, server5xx: 0, slowWrites: 0 };
+const stats = { batches: 0, sent: 0, ack: 0, refused: 0, unknown: 0, resends: 0, resolvedSuccess: 0, resolvedRefused: 0, server5xx: 0, slowWrites: 0 };
 
 function newRequest(cycle, overrides = {}) {
   const customer = overrides.customer ?? randInt(0, customerIds.length - 1);
@@ -388,6 +395,7 @@ function newRequest(cycle, overrides = {}) {
     balance: null,
     attempts: 0,
     notes: [],
+    batch: null,
   };
   requests.push(req);
   byKey.set(req.key, req);
@@ -413,6 +421,41 @@ async function send(req, isResend) {
   if (isResend) stats.resends += 1;
   const generation = serverGeneration;
   const r = await http('POST', `/customers/${req.customerId}/wallets/ledger-entries`, payloadOf(req));
+  return fold(req, isResend, generation, r);
+}
+
+/**
+ * Sends (or resends) entries as one batch. Each entry's result is folded exactly like the answer
+ * of a single request (its `status` is what the single route would have said); no answer at all
+ * leaves every entry of the batch unknown.
+ * @param {Req[]} reqs @param {boolean} isResend
+ */
+async function sendBatch(reqs, isResend) {
+  for (const req of reqs) {
+    req.attempts += 1;
+    stats.sent += 1;
+    if (isResend) stats.resends += 1;
+  }
+  stats.batches += 1;
+  const generation = serverGeneration;
+  const r = await http('POST', '/wallets/ledger-entries/batch', { entries: reqs.map((req) => ({ customer_id: req.customerId, ...payloadOf(req) })) });
+  const results = r.kind === 'ok' ? r.body?.results : undefined;
+  if (r.kind === 'ok' && (!Array.isArray(results) || results.length !== reqs.length || results.some((x, i) => x?.index !== i))) {
+    problem('mismatch', `batch of ${reqs.length} (${reqs[0].key}…): 200 without one result per entry in order: ${JSON.stringify(r.body).slice(0, 300)}`);
+    for (const req of reqs) req.status = 'broken';
+    return;
+  }
+  reqs.forEach((req, i) => {
+    /** @type {HttpResult} */
+    const one = r.kind !== 'ok' ? r : results[i].status === 200
+      ? { kind: 'ok', status: 200, body: results[i].wallet, ms: r.ms }
+      : { kind: 'http', status: results[i].status, body: results[i].error, ms: r.ms };
+    fold(req, isResend, generation, one);
+  });
+}
+
+/** @param {Req} req @param {boolean} isResend @param {number} generation @param {HttpResult} r @returns {'final'|'retry'} */
+function fold(req, isResend, generation, r) {
   if (r.kind === 'ok') {
     const w = r.body;
     if (w === null || typeof w.balance !== 'number' || w.currency !== req.currency || w.customer_id !== req.customerId) {
@@ -490,7 +533,15 @@ async function loadAndKill(cycle) {
       await send(req, false);
     }
   };
-  const workers = Array.from({ length: CONCURRENCY }, () => worker());
+  const batchWorker = async () => {
+    while (!stop && issued < REQUESTS_PER_CYCLE_MAX && Date.now() - t0 < killAfter + 2000) {
+      const reqs = Array.from({ length: randInt(BATCH_ENTRIES_MIN, BATCH_ENTRIES_MAX) }, () => newRequest(cycle, { prefix: 'fb' }));
+      for (const req of reqs) req.batch = reqs;
+      issued += reqs.length;
+      await sendBatch(reqs, false);
+    }
+  };
+  const workers = Array.from({ length: CONCURRENCY }, (_, i) => (i < BATCH_WORKERS ? batchWorker() : worker()));
   await sleep(killAfter);
   stop = true;
   const pid = child?.pid;
@@ -508,20 +559,38 @@ async function resolveUnknowns(label) {
   const t0 = Date.now();
   let next = 0;
   let maxMs = 0;
+  // A lost batch is resent as the same batch (its still-unknown entries, in their order, same keys).
+  /** @type {Array<Req | Req[]>} */
+  const work = [];
+  const batchesSeen = new Set();
+  for (const req of pending) {
+    if (req.batch === null) work.push(req);
+    else if (!batchesSeen.has(req.batch)) {
+      batchesSeen.add(req.batch);
+      work.push(req.batch);
+    }
+  }
   const worker = async () => {
-    while (next < pending.length) {
-      const req = pending[next++];
+    while (next < work.length) {
+      const item = work[next++];
       for (let attempt = 0; attempt < RESEND_ATTEMPTS_MAX && deadlineLeft() > 0; attempt += 1) {
         await ensureServer();
         const a = Date.now();
-        const outcome = await send(req, true);
+        let outcome;
+        if (Array.isArray(item)) {
+          const unknown = item.filter((r) => r.status === 'unknown');
+          if (unknown.length > 0) await sendBatch(unknown, true);
+          outcome = item.some((r) => r.status === 'unknown') ? 'retry' : 'final';
+        } else {
+          outcome = await send(item, true);
+        }
         maxMs = Math.max(maxMs, Date.now() - a);
         if (outcome === 'final') break;
         await sleep(Math.min(100 * 2 ** attempt, 2000));
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, pending.length) }, () => worker()));
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, work.length) }, () => worker()));
   const left = pending.filter((r) => r.status === 'unknown');
   const ok = pending.filter((r) => r.status === 'success').length;
   const no = pending.filter((r) => r.status === 'refused').length;
@@ -794,7 +863,7 @@ async function main() {
   const mismatches = problems.filter((p) => p.kind === 'mismatch').length;
   log(`verification alone: lost=${counts.lost} doubled=${counts.doubled} mismatches=${counts.mismatches}`);
   log(
-    `requests=${requests.length} sent=${stats.sent} ack=${stats.ack} refused_first=${stats.refused} unknown=${stats.unknown} ` +
+    `requests=${requests.length} batches=${stats.batches} batch_entries=${requests.filter((r) => r.batch !== null).length} sent=${stats.sent} ack=${stats.ack} refused_first=${stats.refused} unknown=${stats.unknown} ` +
       `resends=${stats.resends} resolved_success=${stats.resolvedSuccess} resolved_refused=${stats.resolvedRefused} ` +
       `5xx=${stats.server5xx} slow_writes(>${SLOW_WRITE_MS}ms)=${stats.slowWrites} server_error_log_lines=${serverErrorLines}`,
   );

@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE, Reflector } from '@nestjs/core';
-import { LedgerModule, type LedgerConfig } from '#ledger';
+import type { LedgerConfig } from '#ledger';
+import { LedgerModule } from '#ledger/nest';
 import { AdminController } from './admin/admin.controller.js';
 import { CustomersController } from './customers/customers.controller.js';
 import { HealthController } from './health/health.controller.js';
@@ -8,6 +9,7 @@ import { ApiErrorFilter } from './http/api-error.filter.js';
 import { ApiKeyGuard } from './http/auth.guard.js';
 import { RateLimiter } from './http/rate-limiter.js';
 import { StrictValidationPipe } from './http/strict-validation.pipe.js';
+import { LedgerEntriesBatchController } from './wallets/ledger-entries-batch.controller.js';
 import { WalletsController } from './wallets/wallets.controller.js';
 
 @Module({})
@@ -16,7 +18,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [LedgerModule.forRoot(config)],
-      controllers: [CustomersController, WalletsController, HealthController, AdminController],
+      controllers: [CustomersController, WalletsController, LedgerEntriesBatchController, HealthController, AdminController],
       providers: [
         { provide: APP_FILTER, useClass: ApiErrorFilter },
         { provide: APP_PIPE, useClass: StrictValidationPipe },

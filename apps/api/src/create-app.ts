@@ -12,6 +12,7 @@ import { useStrictJsonParser } from './http/json-body.js';
 import { startMetricsServer } from './http/metrics-endpoint.js';
 import { answerMethodNotAllowed } from './http/method-not-allowed.js';
 import { mountOpenApi } from './http/openapi.js';
+import { useBatchBodyLimit } from './wallets/batch-body-limit.js';
 
 /** Fastify's options from the configuration; the benchmark's ceiling server uses the same. */
 export function fastifyOptions(config: LedgerConfig, edges = new ConnectionEdges(config.requestTimeoutMs)): FastifyHttpOptions<Server> {
@@ -50,6 +51,7 @@ export async function createApp(config: LedgerConfig): Promise<NestFastifyApplic
   // JSON only: without this, Fastify would hand text/plain bodies to the validators as strings.
   fastify.removeContentTypeParser('text/plain');
   useStrictJsonParser(fastify, config.bodyLimitBytes);
+  useBatchBodyLimit(fastify, config.batchBodyLimitBytes);
   fastify.addHook('onSend', async (request, reply) => {
     void reply.headers(securityHeaders(request.url));
     void reply.header('x-request-id', request.id);

@@ -1,4 +1,5 @@
 import { auditCommand, AUDIT_HELP } from './commands/audit.js';
+import { importCommand, IMPORT_HELP } from './commands/import.js';
 import { projectionsCommand } from './commands/projections.js';
 import { replayCommand, REPLAY_HELP } from './commands/replay.js';
 import { CliContext } from './context.js';
@@ -11,6 +12,7 @@ Commands:
   audit [--customer <id>]      replay the log and verify the read models against it
   projections status           active version, checkpoint, lag and state of each projection
   projections rebuild          blue/green rebuild of a projection, then switch to it
+  import <file> --business <id>  customers, opening balances and history from NDJSON or CSV (resumable)
 
 Every command takes --help. Configuration is the API's: the same environment variables
 (DATA_DIR, EVENTSTORE_URL, MONGODB_URL, MONGODB_DB, ...), read with the same rules.
@@ -31,6 +33,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await auditCommand(rest, io, lazyContext);
       case 'projections':
         return await projectionsCommand(rest, io, lazyContext);
+      case 'import':
+        return await importCommand(rest, io, lazyContext);
       case 'help':
       case '-h':
       case '--help':
@@ -58,5 +62,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 function helpFor(command: string | undefined): string | undefined {
   if (command === 'replay') return REPLAY_HELP;
   if (command === 'audit') return AUDIT_HELP;
+  if (command === 'import') return IMPORT_HELP;
   return undefined;
 }

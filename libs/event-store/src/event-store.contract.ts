@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { WrongExpectedRevisionError, type EventStore, type NewEvent, type RecordedEvent } from './event-store.port.js';
+import { CheckpointNotInLogError, checkLogIdentity, logIdentityOf } from './log-identity.js';
+import { APPEND_BATCH_MAX, WrongExpectedRevisionError, type EventStore, type NewEvent, type RecordedEvent } from './event-store.port.js';
 
 export interface EventStoreHarness {
   readonly store: EventStore;
@@ -118,6 +119,91 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreH
       await sub.close();
       expect(seen.map((e) => e.type)).toEqual(['Caught', 'Live']);
       expect(errors).toEqual([]);
+    });
+
+    it('writes an identical retry only once: same events, and the same revision and position where it succeeds', async () => {
+      const id = stream('retry');
+      const events = [newEvent('A', { n: 1 }), newEvent('B', { n: 2 })];
+      const first = await store.append(id, 'no_stream', events);
+      // The same command sent again (a lost reply): same ids, same expected revision.
+      const again = await store.append(id, 'no_stream', events).then(
+        (result) => ({ result }),
+        (error: unknown) => ({ error }),
+      );
+      if ('result' in again) {
+        // Idempotent stores (EventStoreDB deduplicates by event id) report the original write.
+        expect(again.result).toEqual(first);
+      } else {
+        // The others refuse it; the write side confirms such refusals against the stream head.
+        expect(again.error).toBeInstanceOf(WrongExpectedRevisionError);
+      }
+      const stored = await store.readStream(id, { fromRevision: 0, maxCount: 10 });
+      expect(stored.map((e) => [e.eventId, e.revision])).toEqual(events.map((e, i) => [e.eventId, i]));
+      expect(stored[1].position).toBe(first.lastPosition);
+    });
+
+    it('resumes a subscription from the middle event of a multi-event append', async () => {
+      const prefix = `contract-mid-${randomUUID()}-`;
+      await store.append(`${prefix}1`, 'no_stream', [newEvent('M0'), newEvent('M1'), newEvent('M2')]);
+      const written = await store.readStream(`${prefix}1`, { fromRevision: 0, maxCount: 10 });
+      expect(new Set(written.map((e) => e.position)).size).toBe(3);
+      const seen: RecordedEvent[] = [];
+      const errors: unknown[] = [];
+      const sub = store.subscribe(
+        { after: written[1].position, batchSizeMax: 10, streamPrefix: prefix },
+        async (events) => void seen.push(...events),
+        (error) => errors.push(error),
+      );
+      await store.append(`${prefix}1`, 2, [newEvent('Live')]);
+      await waitUntil(() => seen.length >= 2);
+      await sub.close();
+      expect(seen.map((e) => e.type)).toEqual(['M2', 'Live']);
+      expect(errors).toEqual([]);
+    });
+
+    it('catches up 2,000 events in full batches of batchSizeMax', async () => {
+      const prefix = `contract-bulk-${randomUUID()}-`;
+      const total = 2_000;
+      const batchSizeMax = 500;
+      const before = (await store.append(stream('before-bulk'), 'no_stream', [newEvent('Before')])).lastPosition;
+      for (let i = 0; i < total / APPEND_BATCH_MAX; i += 1) {
+        await store.append(`${prefix}${i}`, 'no_stream', Array.from({ length: APPEND_BATCH_MAX }, (_, n) => newEvent('Bulk', { n })));
+      }
+      const sizes: number[] = [];
+      const seen: RecordedEvent[] = [];
+      const sub = store.subscribe(
+        { after: before, batchSizeMax, streamPrefix: prefix },
+        async (events) => {
+          sizes.push(events.length);
+          seen.push(...events);
+        },
+        () => undefined,
+      );
+      await waitUntil(() => seen.length >= total, 30_000);
+      await sub.close();
+      expect(seen).toHaveLength(total);
+      for (let i = 1; i < seen.length; i += 1) expect(seen[i].position).toBeGreaterThan(seen[i - 1].position);
+      // Full batches: a store that hands over a few dozen at a time fails here (one short batch allowed at each end).
+      expect(Math.max(...sizes)).toBe(batchSizeMax);
+      expect(sizes.length).toBeLessThanOrEqual(total / batchSizeMax + 2);
+    });
+
+    it('knows its head and identity, so a checkpoint beyond the head or from another log is refused', async () => {
+      const last = await store.append(stream('head'), 'no_stream', [newEvent('H1'), newEvent('H2')]);
+      if (store.headPosition !== undefined) expect(await store.headPosition()).toBeGreaterThanOrEqual(last.lastPosition);
+      const identity = await logIdentityOf(store);
+      expect(identity).not.toBeNull();
+      expect(await logIdentityOf(store)).toBe(identity);
+      let recorded: string | null = null;
+      const readModels = { logIdentity: async () => recorded, recordLogIdentity: async (id: string) => void (recorded ??= id) };
+      await checkLogIdentity(store, readModels, last.lastPosition);
+      expect(recorded).toBe(identity);
+      if (store.headPosition !== undefined) {
+        const head = (await store.headPosition())!;
+        await expect(checkLogIdentity(store, readModels, head + 1_000_000)).rejects.toThrow(CheckpointNotInLogError);
+      }
+      recorded = 'another-log-first-event@1';
+      await expect(checkLogIdentity(store, readModels, last.lastPosition)).rejects.toThrow(/built from the log starting with another-log/);
     });
   });
 }

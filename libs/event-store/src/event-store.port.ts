@@ -79,6 +79,11 @@ export interface EventStore {
   /** Events of every stream in global order. */
   readAll(options: ReadAllOptions): Promise<RecordedEvent[]>;
   /**
+   * Position of the last record in the log (system records included), or null when it is
+   * empty. A checkpoint beyond it belongs to another log (see `checkLogIdentity`).
+   */
+  headPosition?(): Promise<number | null>;
+  /**
    * Catches up from `after`, then follows new events live. Batches are delivered one at
    * a time, in order; a handler that throws stops the subscription (reported via `onError`).
    */

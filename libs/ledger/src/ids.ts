@@ -1,6 +1,18 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
+
+const ID_BYTES = 12;
+/** Random bytes drawn in bulk: one CSPRNG call per 341 ids instead of one per id (it showed at ~5% of a batch's CPU). */
+const POOL_BYTES = ID_BYTES * 341;
+const pool = Buffer.alloc(POOL_BYTES);
+let offset = POOL_BYTES;
 
 /** `cus_…`, `wle_…`: 96 random bits, hex, so ids are unguessable and URL-safe. */
 export function newId(prefix: 'cus' | 'wle'): string {
-  return `${prefix}_${randomBytes(12).toString('hex')}`;
+  if (offset + ID_BYTES > POOL_BYTES) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const id = pool.toString('hex', offset, offset + ID_BYTES);
+  offset += ID_BYTES;
+  return `${prefix}_${id}`;
 }

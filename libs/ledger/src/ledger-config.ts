@@ -24,6 +24,9 @@ export interface LedgerConfig {
   readonly mongoDbName: string;
   readonly projectorMode: ProjectorMode;
   readonly bodyLimitBytes: number;
+  /** `POST /wallets/ledger-entries/batch`: most entries in one request, and its own body limit (the global one is small). */
+  readonly batchEntriesMax: number;
+  readonly batchBodyLimitBytes: number;
   readonly readYourWritesTimeoutMs: number;
   readonly commandRetriesMax: number;
   readonly streamCacheMax: number;
@@ -79,6 +82,9 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv): LedgerConfig {
     mongoDbName: env.MONGODB_DB ?? 'wallet_ledger',
     projectorMode: read.oneOf('PROJECTOR_MODE', 'inprocess', ['inprocess', 'external'] as const),
     bodyLimitBytes: read.int('BODY_LIMIT_BYTES', 16 * 1024, 1024, 1024 * 1024),
+    // Bounded so one request cannot hold the event loop (decisions are synchronous) or memory for long.
+    batchEntriesMax: read.int('BATCH_ENTRIES_MAX', 1000, 1, 10_000),
+    batchBodyLimitBytes: read.int('BATCH_BODY_LIMIT_BYTES', 1024 * 1024, 1024, 16 * 1024 * 1024),
     readYourWritesTimeoutMs: read.int('READ_YOUR_WRITES_TIMEOUT_MS', 5000, 0, 60_000),
     commandRetriesMax: read.int('COMMAND_RETRIES_MAX', 10, 0, 100),
     streamCacheMax: read.int('STREAM_CACHE_MAX', 50_000, 100, 10_000_000),

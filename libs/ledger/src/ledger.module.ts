@@ -16,6 +16,7 @@ import { LedgerMetrics } from './observability/ledger-metrics.js';
 import { nestProjectionLog } from './observability/projection-log.js';
 import { AuditCustomerHandler } from './audit-customer/audit-customer.handler.js';
 import { CreateCustomerHandler } from './create-customer/create-customer.handler.js';
+import { CreateLedgerEntriesBatchHandler } from './create-ledger-entries-batch/create-ledger-entries-batch.handler.js';
 import { CreateLedgerEntryHandler } from './create-ledger-entry/create-ledger-entry.handler.js';
 import { GetCustomerHandler } from './get-customer/get-customer.handler.js';
 import type { LedgerConfig } from './ledger-config.js';
@@ -45,6 +46,7 @@ const HANDLERS = [
   CreateCustomerHandler,
   UpdateCustomerHandler,
   CreateLedgerEntryHandler,
+  CreateLedgerEntriesBatchHandler,
   GetCustomerHandler,
   ListCustomersHandler,
   ListWalletsHandler,

@@ -142,6 +142,18 @@ export function readModelContract(name: string, open: () => Promise<ReadModelHar
       expect(await store.listLedgerEntries(c, { pageNumber: 0, pageSize: 10 })).toHaveLength(2);
     });
 
+    it('records the log it was built from, and keeps the first identity recorded', async () => {
+      if (store.logIdentity === undefined || store.recordLogIdentity === undefined) return;
+      const before = await store.logIdentity();
+      await store.recordLogIdentity(`log-${randomUUID()}@1`);
+      const recorded = await store.logIdentity();
+      expect(recorded).not.toBeNull();
+      if (before !== null) expect(recorded).toBe(before);
+      // A projector on another log must not be able to claim these read models.
+      await store.recordLogIdentity(`other-${randomUUID()}@1`);
+      expect(await store.logIdentity()).toBe(recorded);
+    });
+
     it('applies customer updates and lists a business\'s customers newest first', async () => {
       const biz = `biz_${randomUUID().slice(0, 8)}`;
       const [a, b, c] = [id('a'), id('b'), id('c')];

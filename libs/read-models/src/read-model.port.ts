@@ -61,6 +61,13 @@ export interface ReadModelStore {
   applyEvents(events: readonly RecordedEvent[]): Promise<void>;
   /** Global position of the last event applied, or null before the first. */
   checkpoint(): Promise<number | null>;
+  /**
+   * The identity of the log these read models were projected from (see `logIdentityOf`),
+   * or null before one was recorded. A checkpoint only means something in that log.
+   */
+  logIdentity?(): Promise<string | null>;
+  /** Records the log identity; the first one recorded stays (a later, different one is ignored). */
+  recordLogIdentity?(identity: string): Promise<void>;
   findCustomer(businessId: string, customerId: string): Promise<CustomerView | null>;
   listCustomers(businessId: string, query: CustomerQuery): Promise<CustomerView[]>;
   listWallets(customerId: string): Promise<WalletView[]>;

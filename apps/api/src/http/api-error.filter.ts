@@ -4,8 +4,8 @@ import { DomainError, type DomainErrorCode } from '#domain';
 import { CommandRetriesExhaustedError } from '#ledger';
 import { MalformedJsonError, RateLimitedError, RequestValidationError, UnauthorizedError, type ErrorBody } from './api-errors.js';
 
-/** The single mapping from domain error codes to HTTP statuses. */
-const DOMAIN_STATUS: Readonly<Record<DomainErrorCode, number>> = {
+/** The single mapping from domain error codes to HTTP statuses (the batch route's per-entry results use it too). */
+export const DOMAIN_STATUS: Readonly<Record<DomainErrorCode, number>> = {
   CUSTOMER_NOT_FOUND: 404,
   // Not 409: the SDK would retry, and a retry cannot fix it.
   CUSTOMER_ALREADY_EXISTS: 422,
@@ -68,7 +68,8 @@ export class ApiErrorFilter implements ExceptionFilter {
     // retry of a key-less entry could apply it twice. (503 CONTENTION wrote nothing: retry away.)
     const method = request.method;
     if (status === 500 && method !== 'GET' && method !== 'HEAD') void reply.header('x-should-retry', 'false');
-    void reply.status(status).send(body);
+    // Always JSON, even where the route declared another type for its success answer (/metrics).
+    void reply.status(status).type('application/json; charset=utf-8').send(body);
   }
 
   private toResponse(exception: unknown): { status: number; body: ErrorBody } {

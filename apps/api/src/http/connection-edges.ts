@@ -24,7 +24,7 @@ export class ConnectionEdges {
 
   /** Fastify's options for the edges; spread into the server options. */
   fastifyOptions(): Pick<FastifyHttpOptions<Server>, 'clientErrorHandler' | 'return503OnClosing' | 'connectionTimeout' | 'http'> {
-    const edges = this;
+    const answer = (fastify: FastifyInstance, error: Error & { code?: string }, socket: Socket) => this.answerClientError(fastify, error, socket);
     return {
       // Node checks for requests past their timeout only every `connectionsCheckingInterval`
       // (30 s by default), and an idle socket is dropped silently after `connectionTimeout`.
@@ -39,7 +39,7 @@ export class ConnectionEdges {
       // We answer 503 ourselves while draining (see `install`), in our format.
       return503OnClosing: false,
       clientErrorHandler(this: FastifyInstance, error: Error & { code?: string }, socket: Socket) {
-        edges.answerClientError(this, error, socket);
+        answer(this, error, socket);
       },
     };
   }

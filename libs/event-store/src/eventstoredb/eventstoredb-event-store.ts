@@ -203,6 +203,16 @@ export class EventStoreDbEventStore implements EventStore {
     return out;
   }
 
+  /** The last record of `$all`, system records included: read backwards from the end, one record. */
+  async headPosition(): Promise<number | null> {
+    const page = this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1n, deadline: this.settings.readDeadlineMs });
+    for await (const resolved of page) {
+      const position = resolved.event?.position;
+      if (position !== undefined) return toSafeNumber(position.commit, '$all head position');
+    }
+    return null;
+  }
+
   subscribe(options: SubscribeOptions, onEvents: EventBatchHandler, onError: (error: unknown) => void): Subscription {
     const subscription = subscribeToAllWithResubscribe(this.client, options, onEvents, onError, this.settings, this.health);
     const handle: Subscription = {

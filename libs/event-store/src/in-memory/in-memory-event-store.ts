@@ -58,6 +58,10 @@ export class InMemoryEventStore implements EventStore {
     return this.log.slice(start, start + options.maxCount);
   }
 
+  async headPosition(): Promise<number | null> {
+    return this.log.length === 0 ? null : this.log.length;
+  }
+
   subscribe(options: SubscribeOptions, onEvents: EventBatchHandler, onError: (error: unknown) => void): Subscription {
     const source = { readAll: (o: ReadAllOptions) => this.readAll(o), signal: this.signal, idlePollMs: 1000 };
     return catchUpSubscription(source, options, onEvents, onError);

@@ -107,6 +107,11 @@ export class SqliteEventStore implements EventStore {
     return rows.map(toRecorded);
   }
 
+  async headPosition(): Promise<number | null> {
+    const row = this.statements.headPosition.get() as { position: number | null };
+    return row.position;
+  }
+
   subscribe(options: SubscribeOptions, onEvents: EventBatchHandler, onError: (error: unknown) => void): Subscription {
     const source = { readAll: (o: ReadAllOptions) => this.readAll(o), signal: this.signal, idlePollMs: this.options.idlePollMs };
     return catchUpSubscription(source, options, onEvents, onError);
@@ -194,6 +199,7 @@ export class SqliteEventStore implements EventStore {
         'SELECT * FROM events WHERE stream_id = ? AND revision >= ? ORDER BY revision LIMIT ?',
       ),
       readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
+      headPosition: this.db.prepare('SELECT MAX(position) AS position FROM events'),
     };
   }
 }

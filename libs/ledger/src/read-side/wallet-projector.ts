@@ -1,5 +1,5 @@
 import { WALLET_STREAM_PREFIX } from '#domain';
-import type { EventStore, RecordedEvent, Subscription } from '#event-store';
+import { checkLogIdentity, type EventStore, type RecordedEvent, type Subscription } from '#event-store';
 import { isVersionedReadModels, type ReadModelStore } from '#read-models';
 import { PositionWaiters } from './position-waiters.js';
 
@@ -27,6 +27,8 @@ export class WalletProjector {
   private restartTimer: NodeJS.Timeout | null = null;
   /** Bumped per subscription: errors of a subscription that was replaced are not acted on. */
   private generation = 0;
+  /** The log was empty at subscribe: its identity is recorded with the first batch. */
+  private logIdentityPending = false;
 
   constructor(
     private readonly store: EventStore,
@@ -65,6 +67,9 @@ export class WalletProjector {
     const generation = ++this.generation;
     const target = isVersionedReadModels(this.readModels) ? this.readModels.writeTarget() : this.readModels;
     const checkpoint = await target.checkpoint();
+    // A checkpoint from another log (backend switched, volume wiped) would skip events silently.
+    await checkLogIdentity(this.store, target, checkpoint);
+    this.logIdentityPending = (await target.logIdentity?.()) === null;
     if (generation !== this.generation || this.stopped) return;
     this.applied = checkpoint;
     this.waiters.reached(this.applied ?? 0);
@@ -79,6 +84,10 @@ export class WalletProjector {
 
   private async apply(target: ReadModelStore, events: readonly RecordedEvent[]): Promise<void> {
     await target.applyEvents(events);
+    if (this.logIdentityPending) {
+      await checkLogIdentity(this.store, target, null);
+      this.logIdentityPending = false;
+    }
     this.applied = events[events.length - 1].position;
     this.waiters.reached(this.applied);
   }

@@ -38,6 +38,8 @@ export interface ExecutorOptions {
 export interface CommandContext {
   readonly correlationId: string;
   readonly actor: string;
+  /** Stored with the command's events, for audit only (e.g. an imported entry's original `occurred_at`); never read by the decider. */
+  readonly metadata?: Readonly<Record<string, string>>;
 }
 
 export interface Executed<R> {
@@ -159,7 +161,7 @@ export class WalletCommandExecutor {
     lane.state = next;
     // An append carries at most APPEND_BATCH_MAX events; a busier lane queues several batches.
     const batch = lane.batchFor(events.length, APPEND_BATCH_MAX);
-    const metadata: EventMetadata = { correlationId: context.correlationId, causationId: context.commandId, actor: context.actor };
+    const metadata: EventMetadata = { ...context.metadata, correlationId: context.correlationId, causationId: context.commandId, actor: context.actor };
     events.forEach((event, index) => {
       // Deterministic per command: a store that deduplicates by id (EventStoreDB) drops a resent copy.
       batch.events.push({ eventId: `${context.commandId}:${index}`, ...encodeWalletEvent(event), metadata });

@@ -71,12 +71,19 @@ export interface CheckpointDoc {
   position: Int64;
 }
 
+/** The log a projection version was built from (see `ReadModelStore.logIdentity`); beside, not in, the checkpoint. */
+export interface LogIdentityDoc {
+  _id: string;
+  logIdentity: string;
+}
+
 export interface Collections {
   readonly customers: Collection<CustomerDoc>;
   readonly businesses: Collection<BusinessDoc>;
   readonly wallets: Collection<WalletDoc>;
   readonly entries: Collection<EntryDoc>;
   readonly checkpoints: Collection<CheckpointDoc>;
+  readonly logIdentities: Collection<LogIdentityDoc>;
 }
 
 export function collectionsFor(db: Db, projectionName: string): Collections {
@@ -86,6 +93,7 @@ export function collectionsFor(db: Db, projectionName: string): Collections {
     wallets: db.collection<WalletDoc>(`${projectionName}_wallets`),
     entries: db.collection<EntryDoc>(`${projectionName}_entries`),
     checkpoints: db.collection<CheckpointDoc>('projection_checkpoints'),
+    logIdentities: db.collection<LogIdentityDoc>('projection_log_identities'),
   };
 }
 

@@ -1,4 +1,13 @@
-import { Long, MongoClient, type AnyBulkWriteOperation, type Collection, type Db, type Document, type MongoClientOptions } from 'mongodb';
+import {
+  Long,
+  MongoClient,
+  MongoServerError,
+  type AnyBulkWriteOperation,
+  type Collection,
+  type Db,
+  type Document,
+  type MongoClientOptions,
+} from 'mongodb';
 import type { RecordedEvent } from '#event-store';
 import {
   WALLET_PROJECTION,
@@ -40,6 +49,8 @@ export interface MongoReadModelOptions {
   /** Merged over `mongoClientOptions()` (write concern, timeouts, pool size). */
   readonly clientOptions?: MongoClientOptions;
 }
+
+const DUPLICATE_KEY = 11000;
 
 /** The stored checkpoint is behind one this store already saw: the server lost acknowledged writes. */
 export class CheckpointWentBackwardsError extends Error {
@@ -132,6 +143,20 @@ export class MongoReadModelStore implements ReadModelStore {
     return position;
   }
 
+  async logIdentity(): Promise<string | null> {
+    const doc = await this.c.logIdentities.findOne({ _id: this.projectionName });
+    return doc?.logIdentity ?? null;
+  }
+
+  async recordLogIdentity(identity: string): Promise<void> {
+    try {
+      await this.c.logIdentities.insertOne({ _id: this.projectionName, logIdentity: identity });
+    } catch (error) {
+      // First one wins: the identity these read models were built from stays.
+      if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+    }
+  }
+
   async findCustomer(businessId: string, customerId: string): Promise<CustomerView | null> {
     const doc = await this.c.customers.findOne({ _id: customerId });
     return doc !== null && doc.businessId === businessId ? toCustomer(doc) : null;
@@ -190,6 +215,7 @@ export class MongoReadModelStore implements ReadModelStore {
     // Driver 6+ treats dropping a collection that does not exist as success.
     for (const collection of [this.c.entries, this.c.wallets, this.c.customers, this.c.businesses]) await collection.drop();
     await this.c.checkpoints.deleteOne({ _id: this.projectionName });
+    await this.c.logIdentities.deleteOne({ _id: this.projectionName });
     this.highestCheckpointSeen = null;
   }
 

@@ -12,6 +12,7 @@ export function createReadModelSchema(db: Database.Database, t: ReadModelTables,
   const layout2 = layout >= 2;
   db.exec(`
     CREATE TABLE IF NOT EXISTS projection_checkpoints (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS projection_log_identities (name TEXT PRIMARY KEY, log_identity TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS ${businesses} (business_id TEXT PRIMARY KEY, customer_count INTEGER NOT NULL);
     CREATE TABLE IF NOT EXISTS ${customers} (
       customer_id TEXT PRIMARY KEY, business_id TEXT NOT NULL, email TEXT NOT NULL, name TEXT NOT NULL,
@@ -43,6 +44,9 @@ export function prepareReadModelStatements(db: Database.Database, t: ReadModelTa
   const q = (sql: string) => db.prepare(sql);
   return {
     checkpoint: q('SELECT position FROM projection_checkpoints WHERE name = ?'),
+    logIdentity: q('SELECT log_identity FROM projection_log_identities WHERE name = ?'),
+    // First one wins: a projector on another log must not overwrite what these read models came from.
+    recordLogIdentity: q('INSERT INTO projection_log_identities (name, log_identity) VALUES (?, ?) ON CONFLICT(name) DO NOTHING'),
     saveCheckpoint: q(
       'INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET position = excluded.position',
     ),

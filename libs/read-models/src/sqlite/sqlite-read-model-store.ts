@@ -119,6 +119,15 @@ export class SqliteReadModelStore implements ReadModelStore {
     return this.checkpointSync();
   }
 
+  async logIdentity(): Promise<string | null> {
+    const row = this.sql.logIdentity.get(this.projectionName) as { log_identity: string } | undefined;
+    return row?.log_identity ?? null;
+  }
+
+  async recordLogIdentity(identity: string): Promise<void> {
+    this.sql.recordLogIdentity.run(this.projectionName, identity);
+  }
+
   checkpointSync(): number | null {
     const row = this.sql.checkpoint.get(this.projectionName) as { position: number } | undefined;
     return row?.position ?? null;
@@ -185,6 +194,7 @@ export class SqliteReadModelStore implements ReadModelStore {
       .transaction(() => {
         for (const table of [entries, wallets, customers, businesses]) this.db.exec(`DROP TABLE IF EXISTS ${table}`);
         this.db.prepare('DELETE FROM projection_checkpoints WHERE name = ?').run(this.projectionName);
+        this.db.prepare('DELETE FROM projection_log_identities WHERE name = ?').run(this.projectionName);
       })
       .immediate();
   }
