@@ -47,7 +47,8 @@ WORKDIR /app
 # so a named volume mounted there inherits writable ownership.
 RUN mkdir -p /data && chown node:node /data
 
-# package.json is required at runtime: it carries "type": "module" for dist/*.js.
+# package.json is required at runtime: it carries "type": "module" for dist/*.js and the
+# "imports" aliases (#domain, #ledger, ...) through which the built libraries reach each other.
 # Application files stay root-owned (read-only for the `node` user).
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules

@@ -23,7 +23,8 @@ export default {
     // The libraries' public entry points (package.json "imports"), from source: the built
     // dist is what "default" points at, and tests must not depend on a build.
     '^#(domain|event-store|read-models|ledger)$': '<rootDir>/libs/$1/src/index.ts',
-    '^#(event-store|read-models)/(eventstoredb|mongo)$': '<rootDir>/libs/$1/src/$2/index.ts',
+    '^#(event-store)/(eventstoredb)$': '<rootDir>/libs/$1/src/$2/index.ts',
+    '^#(read-models)/(mongo)$': '<rootDir>/libs/$1/src/$2/index.ts',
     '^#ledger/nest$': '<rootDir>/libs/ledger/src/nest.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

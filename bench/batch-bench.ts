@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,7 @@ import { cpuModel, procStatusBytes } from './proc-stats.js';
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const ROOT = resolve(HERE, '..', '..');
 const API_SCRIPT = join(ROOT, 'dist', 'apps', 'api', 'src', 'main.js');
+const CLI_SCRIPT = join(ROOT, 'dist', 'apps', 'cli', 'src', 'main.js');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
 const API_KEY = 'sk_bench_batch_0001';
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -38,9 +40,12 @@ const SETTINGS = {
   rawInsertS: QUICK ? 1 : 3,
   rawRowsPerTransaction: 100,
   consistencySample: 50,
+  /** `ledger import` of a generated NDJSON file (grouped by customer, 100 lines each), with the API running. */
+  importLines: Number(process.env.BENCH_IMPORT_LINES ?? (QUICK ? 20_000 : 1_000_000)),
+  importInFlight: 4096,
   catchUpTimeoutMs: 30_000,
   requestTimeoutMs: 30_000,
-  watchdogMs: 5 * 60_000,
+  watchdogMs: 15 * 60_000,
 } as const;
 
 const TARGETS = { entriesPerSAtBatch1000: 50_000, rawFraction: 0.2, catchUpMs: 1000 } as const;
@@ -62,7 +67,7 @@ const applied = new Map<string, number>();
 let keySequence = 0;
 
 async function main(): Promise<number> {
-  if (!existsSync(API_SCRIPT)) throw new Error(`${API_SCRIPT} is missing: run "npm run build" first`);
+  if (!existsSync(API_SCRIPT) || !existsSync(CLI_SCRIPT)) throw new Error(`${API_SCRIPT} or the CLI is missing: run "npm run build" first`);
   const dataDir = mkdtempSync(join(tmpdir(), 'ledger-batch-bench-'));
   let api: ChildServer | null = null;
   try {
@@ -103,6 +108,11 @@ async function main(): Promise<number> {
     }
     const peakRssBytes = procStatusBytes(api.pid, 'VmHWM');
     const problems = await checkBalances(client, ids);
+    const imported = SETTINGS.importLines > 0 ? await runImport(dataDir) : null;
+    if (imported !== null) {
+      log(`import of ${imported.lines} lines: ${imported.linesPerS} lines/s, peak RSS ${imported.peakRssMiB} MiB, exit ${imported.exitCode}`);
+      if (imported.exitCode !== 0) problems.push(`ledger import exited ${imported.exitCode}: ${imported.output.slice(-500)}`);
+    }
     await api.stop();
     api = null;
 
@@ -116,6 +126,7 @@ async function main(): Promise<number> {
       raw,
       sizes,
       apiPeakRssMiB: peakRssBytes === null ? null : Math.round(peakRssBytes / 1024 / 1024),
+      import: imported === null ? null : { lines: imported.lines, seconds: imported.seconds, linesPerS: imported.linesPerS, peakRssMiB: imported.peakRssMiB },
       targets: at1000 === undefined ? [] : [
         { name: `≥ ${TARGETS.entriesPerSAtBatch1000} durable entries/s at batch 1,000`, value: at1000.entriesPerS, met: at1000.entriesPerS >= TARGETS.entriesPerSAtBatch1000 },
         { name: `≥ ${TARGETS.rawFraction} of the raw insert rate at batch 1,000`, value: round(at1000.entriesPerS / raw.rowsPerS, 3), met: at1000.entriesPerS >= TARGETS.rawFraction * raw.rowsPerS },
@@ -172,6 +183,44 @@ function rawInsertRate(dir: string): { rowsPerS: number; rows: number; seconds: 
   } finally {
     db.close();
   }
+}
+
+/**
+ * Generates an NDJSON export (per customer: the customer, an opening balance, 98 history
+ * entries) and imports it with the built CLI while the API runs, sampling the CLI's peak RSS.
+ */
+async function runImport(dataDir: string) {
+  const file = join(dataDir, 'import.ndjson');
+  const out = createWriteStream(file);
+  const perCustomer = 100;
+  for (let c = 0; c * perCustomer < SETTINGS.importLines; c += 1) {
+    const lines = [
+      JSON.stringify({ type: 'customer', ref: `imp-${c}`, email: `imp${c}@bench.test`, name: `Import ${c}` }),
+      JSON.stringify({ type: 'opening_balance', customer: `imp-${c}`, currency: 'USD', amount: 100_000 }),
+    ];
+    for (let i = 2; i < perCustomer; i += 1) {
+      lines.push(JSON.stringify({ type: 'entry', customer: `imp-${c}`, entry_type: i % 4 === 0 ? 'debit' : 'credit', currency: 'USD', amount: 1 + (i % 50), occurred_at: '2024-01-01T00:00:00Z' }));
+    }
+    if (!out.write(`${lines.join('\n')}\n`)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r) => out.end(() => r()));
+  const lines = Math.ceil(SETTINGS.importLines / perCustomer) * perCustomer;
+  log(`importing ${lines} lines with ledger import (--in-flight ${SETTINGS.importInFlight})`);
+  const started = performance.now();
+  const child = spawn(process.execPath, [CLI_SCRIPT, 'import', file, '--business', 'biz_batch_bench', '--in-flight', String(SETTINGS.importInFlight)], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', LOG_LEVEL: 'warn', DATA_DIR: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-4000));
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let peakRssBytes = 0;
+  const sampler = setInterval(() => (peakRssBytes = Math.max(peakRssBytes, procStatusBytes(child.pid ?? -1, 'VmHWM') ?? 0)), 250);
+  const exitCode = await new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  clearInterval(sampler);
+  const seconds = (performance.now() - started) / 1000;
+  return { lines, seconds: round(seconds, 1), linesPerS: Math.round(lines / seconds), peakRssMiB: Math.round(peakRssBytes / 1024 / 1024), exitCode, output };
 }
 
 /** `connections` workers, each sending one batch at a time for `seconds`; every entry a fresh key. */
@@ -269,7 +318,7 @@ async function checkBalances(client: ApiClient, ids: readonly string[]): Promise
 
 function renderMarkdown(r: {
   date: string; node: string; cpuModel: string; cores: number; raw: { rowsPerS: number };
-  sizes: SizeResult[]; apiPeakRssMiB: number | null; targets: Array<{ name: string; value: number | null; met: boolean }>; consistencyProblems: string[];
+  sizes: SizeResult[]; apiPeakRssMiB: number | null; import: { lines: number; linesPerS: number; peakRssMiB: number } | null; targets: Array<{ name: string; value: number | null; met: boolean }>; consistencyProblems: string[];
 }): string {
   const lines = [
     '# Batch bench',
@@ -281,6 +330,7 @@ function renderMarkdown(r: {
     ...r.sizes.map((s) => `| ${s.batchSize} | ${s.entriesPerS} | ${s.requests} | ${s.entriesRefused} | ${s.requestErrors} | ${s.latencyMs.p50} | ${s.latencyMs.p99} | ${s.catchUpMs === null ? 'not within 30 s' : `${s.catchUpMs} ms`} |`),
     '',
     `Raw SQLite batched inserts (WAL, synchronous=FULL, ${SETTINGS.rawRowsPerTransaction} rows a transaction, same disk, same run): **${r.raw.rowsPerS} rows/s**.`,
+    r.import === null ? 'Import: not run.' : `\`ledger import\` of ${r.import.lines} NDJSON lines (grouped by customer, API running): **${r.import.linesPerS} lines/s**, peak RSS ${r.import.peakRssMiB} MiB.`,
     `API peak RSS: ${r.apiPeakRssMiB ?? '?'} MiB. Balances checked against acknowledged entries: ${r.consistencyProblems.length === 0 ? 'all match' : r.consistencyProblems.join('; ')}.`,
     '',
     '| target | measured | met |',

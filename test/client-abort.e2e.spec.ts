@@ -32,8 +32,14 @@ describe('client aborts against the built server', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'ledger-abort-'));
     port = 20_000 + Math.floor(Math.random() * 20_000);
     api = startChild(API, {
-      DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', LOG_LEVEL: 'debug',
-      API_KEYS: `${KEY_A}:biz_a`, MONGODB_URL: '', EVENTSTORE_URL: '',
+      DATA_DIR: dataDir,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'debug',
+      API_KEYS: `${KEY_A}:biz_a`,
+      MONGODB_URL: '',
+      EVENTSTORE_URL: '',
     });
     await api.waitForOutput(/listening on/, 30_000);
   }, 120_000);
@@ -54,7 +60,11 @@ describe('client aborts against the built server', () => {
     const before = await metricValue();
     const logBefore = api.output().length;
     const path = '/customers/cus_000000000000000000000000/wallets/ledger-entries';
-    const head = requestHead('POST', path, { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json', 'content-length': 200 });
+    const head = requestHead('POST', path, {
+      authorization: `Bearer ${KEY_A}`,
+      'content-type': 'application/json',
+      'content-length': 200,
+    });
     const connections = await Promise.all(Array.from({ length: UPLOADS }, () => RawConnection.open(port)));
     await Promise.all(connections.map((c) => c.write(`${head}{"amount":100,"curr`)));
     // Let the server start every request and wait for the rest of its body; then hang up.
@@ -62,12 +72,17 @@ describe('client aborts against the built server', () => {
     for (const connection of connections) connection.destroy();
 
     const deadline = Date.now() + 10_000;
-    while ((await metricValue()) < before + UPLOADS && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    while ((await metricValue()) < before + UPLOADS && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await metricValue()).toBe(before + UPLOADS);
     // Give any late log line the chance to appear before judging the log.
     await new Promise((resolve) => setTimeout(resolve, 300));
 
-    const lines = api.output().slice(logBefore).split('\n').filter((line) => line.trim() !== '');
+    const lines = api
+      .output()
+      .slice(logBefore)
+      .split('\n')
+      .filter((line) => line.trim() !== '');
     const errors = lines.filter((line) => ['error', 'fatal', 50, 60].includes(levelOf(line) as string | number));
     expect(errors).toEqual([]);
     expect(lines.filter((line) => /Error: aborted|Something went wrong|\bat .*\.js:\d+/.test(line))).toEqual([]);

@@ -7,7 +7,11 @@ const UNKNOWN_CUSTOMER = 'cus_000000000000000000000000';
 type Operation = { security?: unknown[]; requestBody?: unknown; parameters?: Array<{ in: string; name: string }> };
 
 /** Checks one answer against the error contract: `{code, message, details?}` as JSON, and no retry on a 4xx. */
-function expectErrorFormat(response: { status: number; headers: Record<string, string>; body: string }, status: number, code: string): void {
+function expectErrorFormat(
+  response: { status: number; headers: Record<string, string>; body: string },
+  status: number,
+  code: string,
+): void {
   expect({ status: response.status, code: safeJson(response.body)?.code }).toEqual({ status, code });
   expect(response.headers['content-type']).toMatch(/^application\/json/);
   const body = JSON.parse(response.body) as Record<string, unknown>;
@@ -47,6 +51,7 @@ describe(`one error format everywhere (read models: ${READ_MODEL_BACKEND})`, () 
   });
   afterAll(async () => server.close());
 
+  const largestBodyLimitBytes = () => Math.max(server.config.bodyLimitBytes, server.config.batchBodyLimitBytes);
   const concrete = (path: string) => path.replace('{customer_id}', UNKNOWN_CUSTOMER);
   const keyFor = (path: string) => (path.startsWith('/admin') ? ADMIN_KEY : KEY_A);
 
@@ -63,17 +68,44 @@ describe(`one error format everywhere (read models: ${READ_MODEL_BACKEND})`, () 
       const label = `${method} ${path}`;
       if ((operation.security ?? []).length > 0) rows.push([`${label}: no key`, url, { method, key: null }, 401, 'UNAUTHORIZED']);
       if (path.includes('{customer_id}')) {
-        const valid = path.endsWith('ledger-entries') ? '{"amount":1,"currency":"USD","entry_type":"credit"}' : '{"name":"Valid"}';
+        const valid = path.endsWith('ledger-entries')
+          ? '{"amount":1,"currency":"USD","entry_type":"credit"}'
+          : '{"name":"Valid"}';
         const body = operation.requestBody ? { headers: { 'content-type': 'application/json' }, body: valid } : {};
         rows.push([`${label}: unknown customer`, url, { method, key: keyFor(path), ...body }, 404, 'CUSTOMER_NOT_FOUND']);
       }
       if (operation.requestBody) {
         const json = { 'content-type': 'application/json' };
-        rows.push([`${label}: invalid body`, url, { method, headers: json, body: '{"unknown_field":1}' }, 400, 'VALIDATION_FAILED']);
+        rows.push([
+          `${label}: invalid body`,
+          url,
+          { method, headers: json, body: '{"unknown_field":1}' },
+          400,
+          'VALIDATION_FAILED',
+        ]);
         rows.push([`${label}: malformed JSON`, url, { method, headers: json, body: '{"a":' }, 400, 'MALFORMED_JSON']);
-        rows.push([`${label}: __proto__ key`, url, { method, headers: json, body: '{"__proto__":{}}' }, 400, 'VALIDATION_FAILED']);
-        rows.push([`${label}: text/plain`, url, { method, headers: { 'content-type': 'text/plain' }, body: 'hi' }, 415, 'UNSUPPORTED_MEDIA_TYPE']);
-        rows.push([`${label}: too large`, url, { method, headers: json, body: JSON.stringify({ reason: 'x'.repeat(64 * 1024) }) }, 413, 'PAYLOAD_TOO_LARGE']);
+        rows.push([
+          `${label}: __proto__ key`,
+          url,
+          { method, headers: json, body: '{"__proto__":{}}' },
+          400,
+          'VALIDATION_FAILED',
+        ]);
+        rows.push([
+          `${label}: text/plain`,
+          url,
+          { method, headers: { 'content-type': 'text/plain' }, body: 'hi' },
+          415,
+          'UNSUPPORTED_MEDIA_TYPE',
+        ]);
+        rows.push([
+          `${label}: too large`,
+          url,
+          // Above every route's limit (the batch route has a larger one of its own).
+          { method, headers: json, body: JSON.stringify({ reason: 'x'.repeat(largestBodyLimitBytes()) }) },
+          413,
+          'PAYLOAD_TOO_LARGE',
+        ]);
       }
       if ((operation.parameters ?? []).some((p) => p.in === 'query' && p.name === 'page_size')) {
         rows.push([`${label}: invalid query`, `${url}?page_size=0`, { method, key: keyFor(path) }, 400, 'VALIDATION_FAILED']);
@@ -88,10 +120,16 @@ describe(`one error format everywhere (read models: ${READ_MODEL_BACKEND})`, () 
     const routes = new Set(operations.map((o) => `${o.method} ${o.path}`));
     // The contract's routes plus ours; the document must not lose any of them quietly.
     for (const route of [
-      'GET /customers', 'POST /customers', 'GET /customers/{customer_id}', 'PATCH /customers/{customer_id}',
-      'GET /customers/{customer_id}/wallets', 'GET /customers/{customer_id}/wallets/ledger-entries',
-      'POST /customers/{customer_id}/wallets/ledger-entries', 'GET /admin/customers/{customer_id}/audit',
-      'GET /health', 'GET /health/live',
+      'GET /customers',
+      'POST /customers',
+      'GET /customers/{customer_id}',
+      'PATCH /customers/{customer_id}',
+      'GET /customers/{customer_id}/wallets',
+      'GET /customers/{customer_id}/wallets/ledger-entries',
+      'POST /customers/{customer_id}/wallets/ledger-entries',
+      'GET /admin/customers/{customer_id}/audit',
+      'GET /health',
+      'GET /health/live',
     ]) {
       expect(routes).toContain(route);
     }
@@ -114,16 +152,28 @@ describe(`one error format everywhere (read models: ${READ_MODEL_BACKEND})`, () 
 
   it.each([
     ['an unknown route', '/no/such/route', {}, 404, 'NOT_FOUND'],
-    ['an unknown route with a body', '/no/such/route', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 404, 'NOT_FOUND'],
+    [
+      'an unknown route with a body',
+      '/no/such/route',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' },
+      404,
+      'NOT_FOUND',
+    ],
     ['a business key on an admin route', `/admin/customers/${UNKNOWN_CUSTOMER}/audit`, { key: KEY_A }, 403, 'FORBIDDEN'],
     ['an admin key on a business route', '/customers', { key: ADMIN_KEY }, 401, 'UNAUTHORIZED'],
     ['a customer id that cannot exist', '/customers/not_an_id', {}, 404, 'CUSTOMER_NOT_FOUND'],
-    ['PATCH with "email": null', `/customers/${UNKNOWN_CUSTOMER}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"email":null}' }, 400, 'VALIDATION_FAILED'],
+    [
+      'PATCH with "email": null',
+      `/customers/${UNKNOWN_CUSTOMER}`,
+      { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"email":null}' },
+      400,
+      'VALIDATION_FAILED',
+    ],
   ] as const)('answers %s as {code, message}', async (_label, path, init, status, code) => {
     expectErrorFormat(await viaFetch(server, path, init as RequestInit), status, code);
   });
 
-  it('answers headers too large to parse with 431 in our format, not Fastify\'s', async () => {
+  it("answers headers too large to parse with 431 in our format, not Fastify's", async () => {
     const connection = await RawConnection.open(port);
     await connection.write(requestHead('GET', '/health', { 'x-padding': 'p'.repeat(100 * 1024) }));
     const [response] = await connection.responses(1, 5_000);
@@ -143,21 +193,32 @@ describe(`one error format everywhere (read models: ${READ_MODEL_BACKEND})`, () 
   describe('PATCH /customers/{id} refuses null for fields that cannot be cleared', () => {
     let customerId: string;
     beforeAll(async () => {
-      customerId = (await server.sdk().customers.create({ email: 'keep@example.com', name: 'Keep', phone_number: '+15550100' })).customer_id;
+      customerId = (await server.sdk().customers.create({ email: 'keep@example.com', name: 'Keep', phone_number: '+15550100' }))
+        .customer_id;
     });
 
     it.each([
       ['email', '{"email":null}'],
       ['name', '{"name":null}'],
     ])('refuses "%s": null with 400 and one message, and changes nothing', async (field, body) => {
-      const response = await viaFetch(server, `/customers/${customerId}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body });
+      const response = await viaFetch(server, `/customers/${customerId}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
       expectErrorFormat(response, 400, 'VALIDATION_FAILED');
-      expect(JSON.parse(response.body).details).toEqual({ fields: { [field]: [`${field} cannot be null; leave it out to keep the current ${field}`] } });
+      expect(JSON.parse(response.body).details).toEqual({
+        fields: { [field]: [`${field} cannot be null; leave it out to keep the current ${field}`] },
+      });
       expect(await server.sdk().customers.retrieve(customerId)).toMatchObject({ email: 'keep@example.com', name: 'Keep' });
     });
 
     it('still clears phone_number with null, and keeps an absent email', async () => {
-      const response = await viaFetch(server, `/customers/${customerId}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: '{"phone_number":null}' });
+      const response = await viaFetch(server, `/customers/${customerId}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: '{"phone_number":null}',
+      });
       expect(response.status).toBe(200);
       expect(JSON.parse(response.body)).toMatchObject({ email: 'keep@example.com', phone_number: null });
     });
@@ -169,7 +230,11 @@ describe('framework-level errors that need their own server settings', () => {
     const server = await startTestServer({ env: { REQUEST_TIMEOUT_MS: '1000' } });
     try {
       const connection = await RawConnection.open(Number(new URL(server.baseURL).port));
-      const head = requestHead('POST', '/customers', { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json', 'content-length': 100 });
+      const head = requestHead('POST', '/customers', {
+        authorization: `Bearer ${KEY_A}`,
+        'content-type': 'application/json',
+        'content-length': 100,
+      });
       await connection.write(`${head}{"email":`);
       const startedMs = Date.now();
       const [response] = await connection.responses(1, 10_000);
@@ -199,7 +264,11 @@ describe('framework-level errors that need their own server settings', () => {
     // A request in flight keeps its connection open through the drain...
     const connection = await RawConnection.open(port);
     const body = '{"email":"drain@example.com","name":"Drain"}';
-    const head = requestHead('POST', '/customers', { authorization: `Bearer ${KEY_A}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    const head = requestHead('POST', '/customers', {
+      authorization: `Bearer ${KEY_A}`,
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+    });
     await connection.write(`${head}${body.slice(0, 5)}`);
     // Let the server read the head and start the request (in this same process) before it stops.
     await new Promise((resolve) => setTimeout(resolve, 300));

@@ -41,8 +41,7 @@ describe('GET /metrics protection', () => {
   });
 
   it('with METRICS_PORT, serves metrics only on that loopback listener, and the token still applies', async () => {
-    const metricsPort = await freePort();
-    const server = await startTestServer({ env: { METRICS_PORT: String(metricsPort), METRICS_TOKEN: TOKEN } });
+    const { metricsPort, server } = await startWithMetricsPort();
     try {
       const onApiPort = await server.fetch('/metrics', { key: TOKEN });
       expect(onApiPort.status).toBe(404);
@@ -62,3 +61,17 @@ describe('GET /metrics protection', () => {
     await expect(fetch(`http://127.0.0.1:${metricsPort}/metrics`)).rejects.toThrow();
   });
 });
+
+/** A free port can be taken by another process before we bind it (tests run side by side): try a few. */
+async function startWithMetricsPort(
+  attempts = 5,
+): Promise<{ metricsPort: number; server: Awaited<ReturnType<typeof startTestServer>> }> {
+  for (let attempt = 1; ; attempt += 1) {
+    const metricsPort = await freePort();
+    try {
+      return { metricsPort, server: await startTestServer({ env: { METRICS_PORT: String(metricsPort), METRICS_TOKEN: TOKEN } }) };
+    } catch (error) {
+      if (attempt >= attempts || (error as { code?: string }).code !== 'EADDRINUSE') throw error;
+    }
+  }
+}

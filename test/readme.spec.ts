@@ -28,7 +28,7 @@ describe('README and docs', () => {
     expect(quickStart).toMatch(/`npm test` needs no running\s+server/);
   });
 
-  it('documents in docs/api.md every error code of the README\'s table', () => {
+  it("documents in docs/api.md every error code of the README's table", () => {
     const codes = [...readme.matchAll(/^\| \d{3} \| `([A-Z_.]+)` \|/gm)].map((m) => m[1]);
     expect(codes.length).toBeGreaterThan(15);
     const api = read('docs/api.md');

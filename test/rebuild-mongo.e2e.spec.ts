@@ -1,5 +1,18 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Long, MongoClient } from 'mongodb';
-import type { AuditReport, ProjectionStatus } from '#ledger';
+import { SqliteEventStore } from '#event-store';
+import {
+  ActiveReadModels,
+  loadLedgerConfig,
+  openLogHead,
+  openReadModelBackend,
+  rebuildProjection,
+  type AuditReport,
+  type ProjectionStatus,
+} from '#ledger';
+import { generateLedger } from '../bench/ledger-generator.js';
 import { cliEnv, runLedger } from './fixtures/cli-harness.js';
 import { startTestServer, type TestServer } from './support/test-server.js';
 
@@ -103,5 +116,74 @@ describeMongo('audit, corruption and blue/green rebuild on MongoDB read models',
     expect(status).toMatchObject({ name: 'wallet', activeVersion: 2, state: 'live', lag: 0 });
     const entries = await db().collection('wallet_v2_entries').find({ customerId: ids[0] }).toArray();
     expect(entries.every((e) => typeof e.eventPosition === 'number')).toBe(true);
+  });
+});
+
+/**
+ * A dropped MongoDB collection reads as empty, not as an error: a reader still on the dropped
+ * version would find no customer and the API would answer 404. It must look at the registry
+ * and answer from the new version instead.
+ */
+describeMongo('a reader that missed the switch, on MongoDB read models', () => {
+  it('finds nothing on the dropped version, follows the registry and answers from the new one', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ledger-missed-mongo-'));
+    const dbName = `missed_switch_${process.pid}_${Date.now()}`;
+    const config = loadLedgerConfig({
+      NODE_ENV: 'test',
+      DATA_DIR: dataDir,
+      API_KEYS: 'sk_test_missed_0001:biz_missed',
+      MONGODB_URL: url,
+      MONGODB_DB: dbName,
+      LOG_LEVEL: 'error',
+    });
+    const events = new SqliteEventStore({
+      filename: join(dataDir, 'events.sqlite'),
+      groupCommitMax: 100,
+      idlePollMs: 20,
+      busyTimeoutMs: 5000,
+      clock: () => new Date(),
+    });
+    await generateLedger(events, { customers: 5, events: 200, businessId: 'biz_missed' });
+    const [first] = await events.readAll({ after: null, maxCount: 1 });
+    const customerId = (first.data as { customerId: string }).customerId;
+    // The first rebuild gives the reader a populated version (v2); the second drops it under the reader.
+    const builder = await openReadModelBackend(config);
+    const logHead = openLogHead(config, events);
+    const client = await new MongoClient(url!).connect();
+    let reader: ActiveReadModels | null = null;
+    try {
+      await rebuildProjection({ eventStore: events, backend: builder, logHead }, { dropDelayMs: 0 });
+      // Never polls on its own: only its reads make it look at the registry.
+      reader = await ActiveReadModels.open(await openReadModelBackend(config), {
+        name: 'wallet',
+        initialVersion: 1,
+        pollMs: 3_600_000,
+        catchUpTimeoutMs: 1000,
+        closeGraceMs: 100,
+      });
+      expect(reader.activeVersion).toBe(2);
+      expect(await reader.findCustomer('biz_missed', customerId)).not.toBeNull();
+      await rebuildProjection({ eventStore: events, backend: builder, logHead }, { dropDelayMs: 0 });
+      expect(reader.activeVersion).toBe(2);
+      // The premise: v2's collections are gone, and reading them raises nothing.
+      const names = (await client.db(dbName).listCollections().toArray()).map((c) => c.name);
+      expect(names.some((name) => name.startsWith('wallet_v2'))).toBe(false);
+
+      const customer = await reader.findCustomer('biz_missed', customerId);
+      expect(reader.activeVersion).toBe(3);
+      expect(customer?.customerId).toBe(customerId);
+      expect((await reader.listWallets(customerId)).length).toBeGreaterThan(0);
+    } finally {
+      await reader?.close();
+      await builder.close();
+      await logHead.close();
+      await events.close();
+      await client
+        .db(dbName)
+        .dropDatabase()
+        .catch(() => undefined);
+      await client.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

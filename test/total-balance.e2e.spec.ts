@@ -25,7 +25,10 @@ describe(`total_balance_usd at 2^53 − 1 (read models: ${READ_MODEL_BACKEND})`,
     // Exactly this would be 9115285645797883 cents, which no JSON number carries.
     const refused = await entry(id, MAX, 'INR');
     expect(refused.status).toBe(422);
-    expect(refused.body).toMatchObject({ code: 'WALLET.TOTAL_BALANCE_OVERFLOW', details: { currency: 'INR', max_total_balance_usd: MAX } });
+    expect(refused.body).toMatchObject({
+      code: 'WALLET.TOTAL_BALANCE_OVERFLOW',
+      details: { currency: 'INR', max_total_balance_usd: MAX },
+    });
     expect(refused.headers.get('x-should-retry')).toBe('false');
     expect(await rawTotal(id)).toBe(String(MAX));
     const wallets = await server.sdk().customers.wallets.list(id);
@@ -60,7 +63,8 @@ describe(`total_balance_usd at 2^53 − 1 (read models: ${READ_MODEL_BACKEND})`,
     let raised: TestServer | undefined;
     try {
       const id = (await first.sdk().customers.create({ email: 'rate@example.com', name: 'Rate' })).customer_id;
-      const credit = (amount: number, currency: string) => postJson(first, `/customers/${id}/wallets/ledger-entries`, { amount, currency, entry_type: 'credit' });
+      const credit = (amount: number, currency: string) =>
+        postJson(first, `/customers/${id}/wallets/ledger-entries`, { amount, currency, entry_type: 'credit' });
       expect((await credit(MAX - 100, 'USD')).status).toBe(200);
       expect((await credit(100, 'INR')).status).toBe(200);
       await first.stop();
@@ -70,7 +74,11 @@ describe(`total_balance_usd at 2^53 − 1 (read models: ${READ_MODEL_BACKEND})`,
       expect(response.status).toBe(422);
       expect(await response.json()).toMatchObject({ code: 'WALLET.TOTAL_BALANCE_OVERFLOW' });
       // A debit still goes through (it lowers the total) and brings the total back in range.
-      const debit = await postJson(raised, `/customers/${id}/wallets/ledger-entries`, { amount: 100, currency: 'INR', entry_type: 'debit' });
+      const debit = await postJson(raised, `/customers/${id}/wallets/ledger-entries`, {
+        amount: 100,
+        currency: 'INR',
+        entry_type: 'debit',
+      });
       expect(debit.status).toBe(200);
       expect((await raised.sdk().customers.wallets.list(id)).total_balance_usd).toBe(MAX - 100);
     } finally {

@@ -17,10 +17,12 @@ export class RawConnection {
     socket.on('data', (chunk: Buffer) => (this.received = Buffer.concat([this.received, chunk])));
     // A reset from the server after it answered is expected here; the answer is what counts.
     socket.on('error', () => undefined);
-    this.closed = new Promise((resolve) => socket.on('close', () => {
-      this.closedFlag = true;
-      resolve();
-    }));
+    this.closed = new Promise((resolve) =>
+      socket.on('close', () => {
+        this.closedFlag = true;
+        resolve();
+      }),
+    );
   }
 
   static open(port: number, host = '127.0.0.1'): Promise<RawConnection> {
@@ -49,13 +51,17 @@ export class RawConnection {
     for (;;) {
       const parsed = parseResponses(this.received);
       if (parsed.length >= count || this.closedFlag) return parsed;
-      if (Date.now() > deadline) throw new Error(`${parsed.length} of ${count} responses within ${timeoutMs} ms; got: ${this.received.toString()}`);
+      if (Date.now() > deadline)
+        throw new Error(`${parsed.length} of ${count} responses within ${timeoutMs} ms; got: ${this.received.toString()}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   }
 
   waitClosed(timeoutMs: number): Promise<boolean> {
-    return Promise.race([this.closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs))]);
+    return Promise.race([
+      this.closed.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs)),
+    ]);
   }
 }
 
@@ -73,13 +79,19 @@ export function parseResponses(buffer: Buffer): RawResponse[] {
     const length = Number(headers['content-length'] ?? 0);
     const bodyStart = headerEnd + 4;
     if (rest.length < bodyStart + length) return responses;
-    responses.push({ status: Number(statusLine.split(' ')[1]), headers, body: rest.subarray(bodyStart, bodyStart + length).toString('utf8') });
+    responses.push({
+      status: Number(statusLine.split(' ')[1]),
+      headers,
+      body: rest.subarray(bodyStart, bodyStart + length).toString('utf8'),
+    });
     rest = rest.subarray(bodyStart + length);
   }
 }
 
 /** The head of a request, `Connection: keep-alive`, with the given headers. */
 export function requestHead(method: string, path: string, headers: Record<string, string | number>): string {
-  const lines = Object.entries({ host: 'localhost', connection: 'keep-alive', ...headers }).map(([name, value]) => `${name}: ${value}`);
+  const lines = Object.entries({ host: 'localhost', connection: 'keep-alive', ...headers }).map(
+    ([name, value]) => `${name}: ${value}`,
+  );
   return `${method} ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`;
 }

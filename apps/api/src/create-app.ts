@@ -60,7 +60,13 @@ export async function createApp(config: LedgerConfig): Promise<NestFastifyApplic
   answerMethodNotAllowed(app, mountOpenApi(app, config));
   if (config.metricsPort !== null) {
     const registry = app.get<LedgerMetrics>(LEDGER_METRICS).registry;
-    const metricsServer = await startMetricsServer({ registry, host: config.metricsHost, port: config.metricsPort, token: config.metricsToken });
+    // A port that cannot be bound must not leave the stores and projector of a half-built app running.
+    const metricsServer = await startMetricsServer({ registry, host: config.metricsHost, port: config.metricsPort, token: config.metricsToken }).catch(
+      async (error: unknown) => {
+        await app.close();
+        throw error;
+      },
+    );
     fastify.addHook('onClose', async () => {
       metricsServer.closeAllConnections();
       await new Promise((resolve) => metricsServer.close(resolve));

@@ -19,7 +19,13 @@ async function main(config: LedgerConfig): Promise<void> {
   const logger = new Logger('Projector');
   const eventStore = await openEventStore(config);
   const readModels = await openReadModels(config);
-  const projection = await openProjectionProcess(config, { eventStore, readModels }, { role: 'projector', log: nestProjectionLog(logger) });
+  // This process only projects: every failure is an error line of its own, with the cause's message.
+  const log = nestProjectionLog(logger, { errorsAs: 'error', errorDetail: 'message' });
+  const projection = await openProjectionProcess(
+    config,
+    { eventStore, readModels },
+    { role: 'projector', log: { projector: log, runner: log } },
+  );
   logger.log(`starting (${describeBackends(config)})`);
   await projection.runner.start();
 

@@ -69,6 +69,14 @@ export interface SubscribeOptions {
   readonly streamPrefix: string;
 }
 
+/** What `subscriptionHealth` reports (the EventStoreDB adapter's snapshot has more fields). */
+export interface SubscriptionHeartbeat {
+  /** When the server last said anything on a subscription (an event, a confirmation, caught-up), in ms since the epoch. */
+  readonly lastHeartbeatAtMs: number | null;
+  /** Resubscriptions since the store was opened. */
+  readonly resubscribes: number;
+}
+
 export type EventBatchHandler = (events: readonly RecordedEvent[]) => Promise<void>;
 
 export interface EventStore {
@@ -83,6 +91,12 @@ export interface EventStore {
    * empty. A checkpoint beyond it belongs to another log (see `checkLogIdentity`).
    */
   headPosition?(): Promise<number | null>;
+  /**
+   * Stores with server-pushed subscriptions (EventStoreDB) say when the server last spoke on
+   * one, so a projector's health can tell an idle subscription from a dead one. Polling
+   * stores (SQLite, in memory) have nothing to add to the projector's own delivery times.
+   */
+  subscriptionHealth?(): SubscriptionHeartbeat;
   /**
    * Catches up from `after`, then follows new events live. Batches are delivered one at
    * a time, in order; a handler that throws stops the subscription (reported via `onError`).

@@ -7,11 +7,9 @@ import {
   SqliteProjectionRegistry,
   SqliteReadModelStore,
   WALLET_PROJECTION,
-  type ProjectionLease,
-  type ProjectionRegistry,
-  type ReadModelStore,
 } from '#read-models';
 import type { LedgerConfig } from './ledger-config.js';
+import type { ReadModelBackend } from './read-side/versions/read-model-backend.js';
 import { ACTIVE_READ_MODELS_DEFAULTS, ActiveReadModels } from './read-side/versions/active-read-models.js';
 
 /*
@@ -32,33 +30,6 @@ export function eventsFile(dataDir: string): string {
 
 export function readModelsFile(dataDir: string): string {
   return join(dataDir, READ_MODELS_FILE_NAME);
-}
-
-/** One version of the wallet projection, as a backend opens it. */
-export type VersionStore = ReadModelStore & {
-  /** Drops the version's tables or collections and its checkpoint. */
-  drop(): Promise<void>;
-  /** While a rebuild fills a version nobody reads yet: defer what can be built in one go at the end. */
-  beginBulkLoad?(): Promise<void>;
-  endBulkLoad?(): Promise<void>;
-};
-
-export type LeaseHandle = ProjectionLease & { close?: () => Promise<void> };
-
-/**
- * Everything about one read-model backend that is not a single version's data: the
- * projection registry, leases, and opening any version. SQLite keeps all of it in
- * `read-models.sqlite`; MongoDB in one database over one shared client.
- */
-export interface ReadModelBackend {
-  readonly kind: 'sqlite' | 'mongo';
-  readonly registry: ProjectionRegistry;
-  /** Opens (creating if missing) one version of the wallet projection. */
-  openVersion(version: number): Promise<VersionStore>;
-  /** A version's checkpoint without opening it. */
-  checkpointOf(version: number): Promise<number | null>;
-  lease(name: string): Promise<LeaseHandle>;
-  close(): Promise<void>;
 }
 
 export async function openEventStore(config: LedgerConfig): Promise<EventStore> {
@@ -86,9 +57,8 @@ export function eventStoreExists(config: LedgerConfig): boolean {
  * with its own indexed queries; other stores go through the port (counting bounded).
  */
 export function openLogHead(config: LedgerConfig, eventStore: EventStore): LogHead {
-  const file = eventsFile(config.dataDir);
-  if (config.eventStoreUrl !== null || !existsSync(file)) return scanningLogHead(eventStore);
-  return openSqliteLogHead(file);
+  if (config.eventStoreUrl !== null || !eventStoreExists(config)) return scanningLogHead(eventStore);
+  return openSqliteLogHead(eventsFile(config.dataDir));
 }
 
 /**
@@ -101,13 +71,6 @@ export async function openReadModels(config: LedgerConfig): Promise<ActiveReadMo
     initialVersion: WALLET_PROJECTION.version,
     ...ACTIVE_READ_MODELS_DEFAULTS,
   });
-}
-
-/** The live projector's lease, which lives beside the read models it protects. */
-export function openProjectionLease(readModels: ActiveReadModels): Promise<LeaseHandle> {
-  // It keeps the name it always had, whichever version is active: a process started before
-  // a switch and one started after must still exclude each other.
-  return readModels.backend.lease(projectionVersionName(WALLET_PROJECTION.name, WALLET_PROJECTION.version));
 }
 
 export async function openReadModelBackend(config: LedgerConfig): Promise<ReadModelBackend> {
@@ -146,10 +109,8 @@ function openSqliteBackend(dataDir: string): ReadModelBackend {
 }
 
 async function openMongoBackend(url: string, dbName: string): Promise<ReadModelBackend> {
-  const [{ MongoClient }, { MongoReadModelStore, MongoProjectionLease, MongoProjectionRegistry, mongoClientOptions }] = await Promise.all([
-    import('mongodb'),
-    import('#read-models/mongo'),
-  ]);
+  const [{ MongoClient }, { MongoReadModelStore, MongoProjectionLease, MongoProjectionRegistry, mongoClientOptions }] =
+    await Promise.all([import('mongodb'), import('#read-models/mongo')]);
   // Majority writes, primary reads, bounded pool and timeouts: see `mongoClientOptions`.
   const client = new MongoClient(url, mongoClientOptions());
   await client.connect();

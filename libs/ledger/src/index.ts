@@ -25,3 +25,4 @@ export * from './read-side/versions/projection-status.js';
 export * from './read-side/projection-process.js';
 export * from './observability/projection-log.js';
 export * from './audit-customer/audit-customer.query.js';
+export * from './read-side/versions/read-model-backend.js';

@@ -73,6 +73,14 @@ class LedgerLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 }
 
+/** As the API has always logged: a failed batch with its stack; lease trouble as a warning (another process may project). */
+function apiProjectionLog(logger: Logger) {
+  return {
+    projector: nestProjectionLog(logger, { errorsAs: 'error', errorDetail: 'stack' }),
+    runner: nestProjectionLog(logger, { errorsAs: 'warn', errorDetail: 'message' }),
+  };
+}
+
 @Module({})
 export class LedgerModule {
   static forRoot(config: LedgerConfig): DynamicModule {
@@ -114,7 +122,11 @@ export class LedgerModule {
           provide: PROJECTION_PROCESS,
           inject: [EVENT_STORE, READ_MODELS],
           useFactory: (eventStore: EventStore, readModels: ActiveReadModels) =>
-            openProjectionProcess(config, { eventStore, readModels }, { role: 'api', log: nestProjectionLog(new Logger('Projector')) }),
+            openProjectionProcess(
+              config,
+              { eventStore, readModels },
+              { role: 'api', log: apiProjectionLog(new Logger('Projector')) },
+            ),
         },
         { provide: WALLET_PROJECTOR, inject: [PROJECTION_PROCESS], useFactory: (p: ProjectionProcess) => p.projector },
         { provide: PROJECTOR_RUNNER, inject: [PROJECTION_PROCESS], useFactory: (p: ProjectionProcess) => p.runner },

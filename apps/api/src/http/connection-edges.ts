@@ -24,7 +24,8 @@ export class ConnectionEdges {
 
   /** Fastify's options for the edges; spread into the server options. */
   fastifyOptions(): Pick<FastifyHttpOptions<Server>, 'clientErrorHandler' | 'return503OnClosing' | 'connectionTimeout' | 'http'> {
-    const answer = (fastify: FastifyInstance, error: Error & { code?: string }, socket: Socket) => this.answerClientError(fastify, error, socket);
+    const answer = (fastify: FastifyInstance, error: Error & { code?: string }, socket: Socket) =>
+      this.answerClientError(fastify, error, socket);
     return {
       // Node checks for requests past their timeout only every `connectionsCheckingInterval`
       // (30 s by default), and an idle socket is dropped silently after `connectionTimeout`.
@@ -61,7 +62,7 @@ export class ConnectionEdges {
     fastify.addHook('preClose', async () => {
       this.draining = true;
     });
-    // Registered first among onRequest hooks, so a draining server does no work for a request.
+    // Registered before our other hooks, so a draining server does no work for a request.
     fastify.addHook('onRequest', async (_request, reply) => {
       if (!this.draining) return;
       await reply
@@ -81,7 +82,10 @@ export class ConnectionEdges {
     }
     const [status, code, message] = classify(error.code, this.requestTimeoutMs);
     fastify.log.debug({ err: { code: error.code, message: error.message } }, `client error answered with ${status}`);
-    if (socket.writable) {
+    // As Node does: answer only if no response has started on this socket, or the bytes
+    // would land in the middle of another answer.
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+    if (socket.writable && inFlight?.headersSent !== true) {
       const payload = JSON.stringify(body(code, message));
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +

@@ -45,7 +45,8 @@ export function parseStrictJson(text: string): unknown {
 
 function findForbiddenKey(value: unknown, path: string, depth: number): { key: string; path: string } | null {
   if (typeof value !== 'object' || value === null) return null;
-  if (depth > JSON_DEPTH_MAX) throw new RequestValidationError(`The request body is nested deeper than ${JSON_DEPTH_MAX} levels.`);
+  if (depth > JSON_DEPTH_MAX)
+    throw new RequestValidationError(`The request body is nested deeper than ${JSON_DEPTH_MAX} levels.`);
   for (const [key, child] of Object.entries(value)) {
     const childPath = path === '' ? key : `${path}.${key}`;
     if (key === '__proto__') return { key, path: childPath };

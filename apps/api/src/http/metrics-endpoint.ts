@@ -51,12 +51,20 @@ export async function startMetricsServer(options: {
   return server;
 }
 
-async function answer(request: IncomingMessage, response: ServerResponse, registry: Registry, token: string | null): Promise<void> {
+async function answer(
+  request: IncomingMessage,
+  response: ServerResponse,
+  registry: Registry,
+  token: string | null,
+): Promise<void> {
   const path = (request.url ?? '').split('?')[0];
   if (path !== '/metrics') return json(response, 404, { code: 'NOT_FOUND', message: 'Only /metrics is served here.' });
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     response.setHeader('allow', 'GET, HEAD');
-    return json(response, 405, { code: 'METHOD_NOT_ALLOWED', message: `${request.method} is not supported here; use GET, HEAD.` });
+    return json(response, 405, {
+      code: 'METHOD_NOT_ALLOWED',
+      message: `${request.method} is not supported here; use GET, HEAD.`,
+    });
   }
   if (!metricsAllowed(token, request.headers.authorization)) return json(response, 401, METRICS_UNAUTHORIZED);
   try {

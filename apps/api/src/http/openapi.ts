@@ -12,11 +12,13 @@ const ERROR_STATUSES: Readonly<Record<string, string>> = {
   '400': 'Invalid input, or a business rule refused it (e.g. WALLET.INSUFFICIENT_BALANCE)',
   '401': 'Missing or unknown API key',
   '404': 'No such customer (or it belongs to another business), or no such route',
-  '422': 'IDEMPOTENCY_KEY_REUSED or WALLET.BALANCE_OVERFLOW',
+  '422': 'IDEMPOTENCY_KEY_REUSED, WALLET.BALANCE_OVERFLOW or WALLET.TOTAL_BALANCE_OVERFLOW',
   '429': 'Rate limited; see Retry-After',
-  '503': 'Busy or shutting down; safe to retry',
+  '431': 'Request headers too large (HEADERS_TOO_LARGE)',
+  '503': 'Busy (CONTENTION) or shutting down (SERVICE_UNAVAILABLE); safe to retry',
 };
 const BODY_ERROR_STATUSES: Readonly<Record<string, string>> = {
+  '408': 'The body did not arrive within the request timeout (REQUEST_TIMEOUT)',
   '413': 'Body too large',
   '415': 'Body is not application/json',
 };

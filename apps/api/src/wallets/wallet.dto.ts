@@ -55,7 +55,12 @@ export class CustomerWalletResponse {
 
 export class WalletListResponse {
   @ApiProperty({ type: [CustomerWalletResponse] }) items!: CustomerWalletResponse[];
-  @ApiProperty({ type: 'integer', description: 'All balances converted to US cents with the configured rates' })
+  @ApiProperty({
+    type: 'integer',
+    minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
+    description: 'All balances converted to US cents with the configured rates, summed exactly and rounded once to the nearest cent (halves up)',
+  })
   total_balance_usd!: number;
 }
 

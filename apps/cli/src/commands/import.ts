@@ -45,14 +45,19 @@ Options:
   --import-id <id>    names this import (default: a hash of the file's content)
   --report <path>     where refused lines go, one JSON object a line
                       (default: <file>.refused.ndjson)
-  --in-flight <n>     lines applied at once, 1..4096 (default 512)
+  --in-flight <n>     lines in progress at once, 1..16384 (default 4096)
+  --cache-customers <n>
+                      customers kept in memory, 100..1000000 (default 1000); a file that
+                      interleaves more customers than this reloads their histories often
   -h, --help          this help
 
 Exit status: 0 every line applied (or already applied), 1 some lines refused (see the
 report), 2 bad arguments or configuration, 3 failure (re-run to resume).`;
 
-const IN_FLIGHT_DEFAULT = 512;
-const IN_FLIGHT_MAX = 4096;
+const IN_FLIGHT_DEFAULT = 4096;
+const IN_FLIGHT_MAX = 16_384;
+const CACHE_DEFAULT = 1000;
+const CACHE_MAX = 1_000_000;
 const PROGRESS_INTERVAL_MS = 200;
 const BUSINESS_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const IMPORT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -60,7 +65,7 @@ const IMPORT_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 export async function importCommand(argv: readonly string[], io: CliIo, context: () => CliContext): Promise<number> {
   const args = parse(
     argv,
-    { business: { type: 'string' }, format: { type: 'string' }, 'import-id': { type: 'string' }, report: { type: 'string' }, 'in-flight': { type: 'string' } },
+    { business: { type: 'string' }, format: { type: 'string' }, 'import-id': { type: 'string' }, report: { type: 'string' }, 'in-flight': { type: 'string' }, 'cache-customers': { type: 'string' } },
     IMPORT_HELP,
     io,
   );
@@ -74,6 +79,10 @@ export async function importCommand(argv: readonly string[], io: CliIo, context:
   if (format !== 'csv' && format !== 'ndjson') throw new UsageError('--format must be ndjson or csv (it could not be told from the file name)');
   const inFlightMax = args.values['in-flight'] === undefined ? IN_FLIGHT_DEFAULT : Number(args.values['in-flight']);
   if (!Number.isInteger(inFlightMax) || inFlightMax < 1 || inFlightMax > IN_FLIGHT_MAX) throw new UsageError(`--in-flight must be a whole number from 1 to ${IN_FLIGHT_MAX}`);
+  const customersCachedMax = args.values['cache-customers'] === undefined ? CACHE_DEFAULT : Number(args.values['cache-customers']);
+  if (!Number.isInteger(customersCachedMax) || customersCachedMax < 100 || customersCachedMax > CACHE_MAX) {
+    throw new UsageError(`--cache-customers must be a whole number from 100 to ${CACHE_MAX}`);
+  }
   if (args.values['import-id'] !== undefined && !IMPORT_ID.test(args.values['import-id'])) {
     throw new UsageError('--import-id must be 1 to 64 letters, digits, _, . and -');
   }
@@ -85,7 +94,7 @@ export async function importCommand(argv: readonly string[], io: CliIo, context:
 
   const ctx = context();
   const store = await ctx.events();
-  const ledgerImport = new LedgerImport(store, importDeciderConfig(ctx.config), ctx.config, { importId, businessId, inFlightMax });
+  const ledgerImport = new LedgerImport(store, importDeciderConfig(ctx.config), ctx.config, { importId, businessId, inFlightMax, customersCachedMax });
   const totals = { applied: 0, already: 0, refused: 0 };
   let report: WriteStream | null = null;
   const onOutcome = (outcome: LineOutcome) => {

@@ -2,19 +2,26 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { PassThrough, type Readable } from 'node:stream';
-import type { AppendResult as EsdbAppendResult, SubscribeToAllOptions } from '@eventstore/db-client';
+import {
+  DeadlineExceededError,
+  KurrentDBClient,
+  UnavailableError,
+  UnknownError,
+  type AppendResult as EsdbAppendResult,
+  type SubscribeToAllOptions,
+} from '@kurrent/kurrentdb-client';
 import { WrongExpectedRevisionError, type RecordedEvent } from '../event-store.port.js';
 import { EventStoreDbEventStore, type EsdbClient, type EventStoreDbEventStoreOptions } from './eventstoredb-event-store.js';
 
 /*
- * No server: these tests drive the installed @eventstore/db-client 6.2.1's own classes
- * (its `Subscription` Transform on a fake gRPC read stream, its `batchAppend` with its
- * module-wide promise map on fake batch-append streams) with real protobuf messages, and
- * put our adapter on top where it matters. What they pin down is the client's behaviour
- * the adapter must live with, and the adapter's answer to it.
+ * No server: these tests drive the installed @kurrent/kurrentdb-client 1.3.1's own classes
+ * (its `Subscription` Transform on a fake gRPC read stream, its `batchAppend` and promise
+ * maps on fake batch-append streams, its `readStream`/`readAll` over a fake native bridge)
+ * with real protobuf messages, and put our adapter on top where it matters. What they pin
+ * down is the client's behaviour the adapter must live with, and the adapter's answer to it.
  */
 
-const requireFromClient = createRequire(createRequire(import.meta.url).resolve('@eventstore/db-client'));
+const requireFromClient = createRequire(createRequire(import.meta.url).resolve('@kurrent/kurrentdb-client'));
 const { Subscription: ClientSubscription } = requireFromClient('./streams/utils/Subscription.js') as {
   Subscription: new (
     createGRPCStream: () => Promise<Readable>,
@@ -27,10 +34,11 @@ const { batchAppend } = requireFromClient('./streams/appendToStream/batchAppend.
   batchAppend: (this: unknown, stream: string, events: unknown[], options: object) => Promise<EsdbAppendResult>;
 };
 const { parseUUID } = requireFromClient('./utils/grpcUUID.js') as { parseUUID: (uuid: unknown) => string };
-const streamsPb = requireFromClient('../generated/streams_pb.js');
-const sharedPb = requireFromClient('../generated/shared_pb.js');
-const statusPb = requireFromClient('../generated/status_pb.js');
+const streamsPb = requireFromClient('../generated/kurrentdb/protocols/v1/streams_pb.js');
+const sharedPb = requireFromClient('../generated/kurrentdb/protocols/v1/shared_pb.js');
+const statusPb = requireFromClient('../generated/kurrentdb/protocols/v1/status_pb.js');
 const anyPb = requireFromClient('google-protobuf/google/protobuf/any_pb.js');
+const { Metadata: GrpcMetadata } = requireFromClient('@grpc/grpc-js') as { Metadata: new () => object };
 
 /** A gRPC read stream as the client sees it: readable ReadResp messages, and `cancel()`. */
 class FakeReadStream extends PassThrough {
@@ -75,9 +83,9 @@ function confirmation(): unknown {
   return resp;
 }
 
-/** What @grpc/grpc-js hands the client when the server ends a call with a status. */
+/** What @grpc/grpc-js hands the client when the server ends a call with a status (always with trailers). */
 function serviceError(code: number, details: string): Error {
-  return Object.assign(new Error(`${code} ${details}`), { code, details });
+  return Object.assign(new Error(`${code} ${details}`), { code, details, metadata: new GrpcMetadata() });
 }
 
 /**
@@ -114,7 +122,7 @@ const quick: EventStoreDbEventStoreOptions = {
   random: () => 0,
 };
 
-describe('EventStoreDB client 6.2.1 classes under the adapter', () => {
+describe('KurrentDB client 1.3.1 classes under the adapter', () => {
   describe('subscription batches (item 2)', () => {
     const EVENTS = 2_000;
     const BATCH_SIZE_MAX = 500;
@@ -286,32 +294,43 @@ describe('EventStoreDB client 6.2.1 classes under the adapter', () => {
       return resp;
     }
 
-    it('6.2.1: a transport error on one batch stream rejects appends on another, and their late reply throws in the listener', async () => {
+    it('a transport error on one batch stream rejects only its own appends; a late reply on it is dropped, not thrown (PR #523)', async () => {
       const self = clientThis(true);
       const first = self.channel.stream;
-      const a = batchAppend.call(self, 'wallet-a', [event], { expectedRevision: 'any', batchAppendSize: 1 << 20 });
+      const a = batchAppend.call(self, 'wallet-a', [event], { streamState: 'any', batchAppendSize: 1 << 20 });
       await waitUntil(() => first.written.length > 0);
       // The channel was replaced (reconnect): the next append goes out on a new stream.
       self.channel = { stream: new FakeBatchStream() };
       const second = self.channel.stream;
-      const b = batchAppend.call(self, 'wallet-b', [event], { expectedRevision: 'any', batchAppendSize: 1 << 20 });
+      const b = batchAppend.call(self, 'wallet-b', [event], { streamState: 'any', batchAppendSize: 1 << 20 });
       await waitUntil(() => second.written.length > 0);
       const aOutcome = a.catch((e: unknown) => e);
-      const bOutcome = b.catch((e: unknown) => e);
+      let bSettled = false;
+      void b.then(
+        () => (bSettled = true),
+        () => (bSettled = true),
+      );
 
       first.emit('error', serviceError(14, 'connection reset'));
-      expect(await aOutcome).toBeInstanceOf(Error);
-      // B's stream is fine, yet the shared promise map rejected B as well...
-      expect(await bOutcome).toBeInstanceOf(Error);
-      // ...and B's real reply then finds no entry: a TypeError inside a gRPC 'data' listener,
-      // which nothing catches in production (an uncaught exception ends the process).
-      expect(() => second.emit('data', successResp(second.correlationId(), 0, 100))).toThrow(TypeError);
+      // A was on the broken stream: rejected, as the client's UnavailableError.
+      expect(await aOutcome).toBeInstanceOf(UnavailableError);
+      // B's stream is fine and its append still pending. (6.2.1's module-wide map rejected B here.)
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(bSettled).toBe(false);
+      // A late reply for A on the broken stream finds no entry and is dropped. (6.2.1 threw a
+      // TypeError inside this gRPC 'data' listener, which nothing catches: the process ended.)
+      expect(() => first.emit('data', successResp(first.correlationId(), 0, 50))).not.toThrow();
+      // B's real reply resolves B with the server's revision and position.
+      second.emit('data', successResp(second.correlationId(), 0, 100));
+      await expect(b).resolves.toEqual({ success: true, nextExpectedRevision: 0n, position: { commit: 100n, prepare: 100n } });
+      // And a duplicate reply for B, now settled, is dropped as well.
+      expect(() => second.emit('data', successResp(second.correlationId(), 0, 100))).not.toThrow();
     });
 
-    it('6.2.1 with throwOnAppendFailure=false resolves a conflict as success:false with a wrong revision; the adapter raises the conflict', async () => {
+    it('with throwOnAppendFailure=false the client resolves a conflict as success:false with a wrong revision; the adapter raises the conflict', async () => {
       const self = clientThis(false);
       const stream = self.channel.stream;
-      const pending = batchAppend.call(self, 'wallet-c', [event], { expectedRevision: 2n, batchAppendSize: 1 << 20 });
+      const pending = batchAppend.call(self, 'wallet-c', [event], { streamState: 2n, batchAppendSize: 1 << 20 });
       await waitUntil(() => stream.written.length > 0);
       const wrong = new sharedPb.WrongExpectedVersion();
       wrong.setCurrentStreamRevision('4');
@@ -330,7 +349,7 @@ describe('EventStoreDB client 6.2.1 classes under the adapter', () => {
       resp.setStreamIdentifier(identifier);
       stream.emit('data', resp);
       const result = await pending;
-      // The client reports `BigInt(hasCurrentStreamRevision())`, i.e. 1n, not the actual 4.
+      // The client (6.2.1 and 1.3.1 alike) reports `BigInt(hasCurrentStreamRevision())`, i.e. 1n, not the actual 4.
       expect(result).toEqual({ success: false, nextExpectedRevision: 1n, position: undefined });
 
       const reader = new PassThrough({ objectMode: true });
@@ -351,6 +370,112 @@ describe('EventStoreDB client 6.2.1 classes under the adapter', () => {
       expect(() => EventStoreDbEventStore.fromConnectionString('esdb://localhost:2113?tls=false&throwOnAppendFailure=false')).toThrow(
         /throwOnAppendFailure=false is not supported/,
       );
+    });
+  });
+
+  describe('reads through the native bridge (read deadlines, error mapping)', () => {
+    type BridgeBatch = { value: unknown[]; done: boolean };
+
+    /** `rustClient` as the client calls it: each read records its options and pulls batches from `next`. */
+    function fakeBridge(next: () => Promise<BridgeBatch>) {
+      const reads: Array<Record<string, unknown>> = [];
+      const read = (options: Record<string, unknown>) => {
+        reads.push(options);
+        return { [Symbol.asyncIterator]: () => ({ next }) };
+      };
+      return { bridge: { readStream: (_stream: string, options: Record<string, unknown>) => read(options), readAll: read }, reads };
+    }
+
+    /** The real client class over a fake bridge: its constructor takes the bridge first and connects to nothing. */
+    function clientOver(bridge: unknown): EsdbClient {
+      const Client = KurrentDBClient as unknown as new (rust: unknown, settings: object, credentials: object) => KurrentDBClient;
+      return new Client(bridge, { endpoint: { address: 'localhost', port: 2113 } }, { insecure: true });
+    }
+
+    /** A record as the bridge hands it over (bytes for data and metadata, ms for created). */
+    function rustEvent(streamId: string, revision: number, position: number) {
+      return {
+        event: {
+          streamId,
+          id: randomUUID(),
+          type: 'Deposited',
+          isJson: true,
+          revision: BigInt(revision),
+          created: Date.parse('2026-01-01T00:00:00Z'),
+          data: Buffer.from(JSON.stringify({ revision })),
+          metadata: Buffer.from(JSON.stringify({ schemaVersion: 2, $correlationId: 'c-9' })),
+          position: { commit: BigInt(position), prepare: BigInt(position) },
+        },
+        commitPosition: BigInt(position),
+      };
+    }
+
+    const bridgeError = (name: string, message: string) => Object.assign(new Error(message), { name, metadata: {} });
+    const READ_DEADLINE_MS = 50;
+
+    it('the client converts bridge events; the adapter maps them as before', async () => {
+      const batches: BridgeBatch[] = [
+        { value: [rustEvent('wallet-r', 0, 300), rustEvent('wallet-r', 1, 400)], done: false },
+        { value: [], done: true },
+      ];
+      const { bridge, reads } = fakeBridge(async () => batches.shift() ?? { value: [], done: true });
+      const events = await new EventStoreDbEventStore(clientOver(bridge), quick).readStream('wallet-r', { fromRevision: 0, maxCount: 10 });
+      expect(events.map((e) => [e.revision, e.position, e.schemaVersion, e.data, e.metadata])).toEqual([
+        [0, 300, 2, { revision: 0 }, { correlationId: 'c-9' }],
+        [1, 400, 2, { revision: 1 }, { correlationId: 'c-9' }],
+      ]);
+      expect(reads[0]).toMatchObject({ fromRevision: 0n, maxCount: 10n, requiresLeader: true });
+    });
+
+    it('client 1.3.1 gives its native bridge no deadline, so the adapter fails a stalled read page at readDeadlineMs', async () => {
+      const { bridge, reads } = fakeBridge(() => new Promise<BridgeBatch>(() => undefined));
+      const store = new EventStoreDbEventStore(clientOver(bridge), { ...quick, readDeadlineMs: READ_DEADLINE_MS });
+      for (const read of [
+        () => store.readStream('wallet-s', { fromRevision: 0, maxCount: 10 }),
+        () => store.readAll({ after: null, maxCount: 10 }),
+        () => store.headPosition(),
+      ]) {
+        const startedAtMs = Date.now();
+        const error = await read().catch((e: unknown) => e);
+        const elapsedMs = Date.now() - startedAtMs;
+        expect(error).toBeInstanceOf(DeadlineExceededError);
+        expect(String((error as Error).message)).toContain(`within ${READ_DEADLINE_MS} ms`);
+        expect(elapsedMs).toBeGreaterThanOrEqual(READ_DEADLINE_MS - 5);
+        expect(elapsedMs).toBeLessThan(2_000);
+      }
+      // The adapter passed `deadline` (see the stub-client tests); the client dropped it on the way to the bridge.
+      expect(reads).toHaveLength(3);
+      for (const options of reads) expect(options).not.toHaveProperty('deadline');
+    });
+
+    it('an abandoned read that fails late does not surface as an unhandled rejection', async () => {
+      let failLate: (error: Error) => void = () => undefined;
+      const { bridge } = fakeBridge(() => new Promise<BridgeBatch>((_resolve, reject) => (failLate = reject)));
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const store = new EventStoreDbEventStore(clientOver(bridge), { ...quick, readDeadlineMs: READ_DEADLINE_MS });
+        await expect(store.readStream('wallet-t', { fromRevision: 0, maxCount: 10 })).rejects.toBeInstanceOf(DeadlineExceededError);
+        failLate(bridgeError('UnavailableError', 'connection reset'));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
+    it('bridge errors arrive as the client classes: StreamNotFound reads as [], Unavailable and Unknown pass through', async () => {
+      const read = (error: Error) => {
+        const { bridge } = fakeBridge(() => Promise.reject(error));
+        return new EventStoreDbEventStore(clientOver(bridge), quick).readStream('wallet-u', { fromRevision: 0, maxCount: 10 });
+      };
+      await expect(read(bridgeError('StreamNotFoundError', 'StreamNotFoundError'))).resolves.toEqual([]);
+      await expect(read(bridgeError('UnavailableError', 'UnavailableError'))).rejects.toBeInstanceOf(UnavailableError);
+      // Anything the bridge does not name (a gRPC status such as InvalidArgument) is an UnknownError carrying its text.
+      const unknown = await read(bridgeError('UnknownError', 'Trying to read from an invalid position.')).catch((e: unknown) => e);
+      expect(unknown).toBeInstanceOf(UnknownError);
+      expect(unknown).toMatchObject({ message: 'Trying to read from an invalid position.', code: undefined });
     });
   });
 

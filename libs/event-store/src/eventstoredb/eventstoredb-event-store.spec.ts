@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import {
   ANY,
+  DeadlineExceededError,
   NO_STREAM,
   START,
   StreamNotFoundError,
@@ -15,24 +16,26 @@ import {
   type ReadAllOptions as EsdbReadAllOptions,
   type ReadStreamOptions as EsdbReadStreamOptions,
   type SubscribeToAllOptions,
-} from '@eventstore/db-client';
+} from '@kurrent/kurrentdb-client';
 import { WrongExpectedRevisionError, type NewEvent, type RecordedEvent } from '../event-store.port.js';
 import {
   EVENT_ID_NAMESPACE,
   EventStoreDbEventStore,
   toEsdbEventId,
   toGlobalPosition,
+  toKurrentDbScheme,
   toReadPosition,
   type EsdbClient,
 } from './eventstoredb-event-store.js';
 
 /*
  * No server here: the adapter gets a hand-written stub with only the client methods it
- * calls. Results, events and errors are the client library's own types and classes: its
- * error classes (WrongExpectedVersionError, StreamNotFoundError, UnavailableError) take
+ * calls. Results, events and errors are @kurrent/kurrentdb-client's own types and classes:
+ * its error classes (WrongExpectedVersionError, StreamNotFoundError, UnavailableError) take
  * `(undefined, details)` exactly as the library itself builds them from a server reply,
- * so `instanceof` holds without any faking. Streams are real Node `Readable`s in object
- * mode, as the library's ReadStream/Subscription are.
+ * so `instanceof` holds without any faking. Reads are async generators, as the client's
+ * `readStream`/`readAll` (native bridge) return; subscriptions are real Node `Readable`s in
+ * object mode, as the client's `Subscription` is.
  */
 
 /** A Readable the test feeds by hand; stands in for the client's ReadStream / Subscription. */
@@ -56,6 +59,12 @@ function failing<T>(error: Error): StubStream<T> {
   const stream = new StubStream<T>();
   setImmediate(() => stream.destroy(error));
   return stream;
+}
+
+/** A read page as the client returns it: an async generator over the events, or one that throws. */
+async function* page<T>(items: readonly T[], error?: Error): AsyncGenerator<T> {
+  yield* items;
+  if (error !== undefined) throw error;
 }
 
 const pos = (n: bigint | number): Position => ({ commit: BigInt(n), prepare: BigInt(n) });
@@ -95,8 +104,8 @@ interface Calls {
 
 function stubClient(handlers: {
   append?: (streamName: string, events: JSONEventData[], options?: AppendToStreamOptions) => Promise<EsdbAppendResult>;
-  readStream?: (streamName: string, options?: EsdbReadStreamOptions) => Readable;
-  readAll?: (options?: EsdbReadAllOptions) => Readable;
+  readStream?: (streamName: string, options?: EsdbReadStreamOptions) => AsyncIterable<unknown>;
+  readAll?: (options?: EsdbReadAllOptions) => AsyncIterable<unknown>;
   subscribeToAll?: (options?: SubscribeToAllOptions) => Readable;
 }): { client: EsdbClient; calls: Calls } {
   const calls: Calls = { appends: [], readStreams: [], readAlls: [], subscribes: [], disposed: 0 };
@@ -169,7 +178,7 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
       const { client, calls } = stubClient({ append: async () => ok(42, 9000) });
       const store = new EventStoreDbEventStore(client);
       const result = await store.append('wallet-c1', expected, [newEvent('e-1')]);
-      expect(calls.appends[0].options).toEqual({ expectedRevision: clientValue });
+      expect(calls.appends[0].options).toEqual({ streamState: clientValue });
       expect(calls.appends[0].streamName).toBe('wallet-c1');
       expect(result).toEqual({ lastRevision: 42, lastPosition: 9000 });
     });
@@ -225,10 +234,10 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
       const gate = new Promise<void>((resolve) => (release = resolve));
       const { client } = stubClient({
         append: async (_stream, events, options) => {
-          order.push(`start ${String(options?.expectedRevision)}`);
-          if (options?.expectedRevision === NO_STREAM) await gate;
-          order.push(`end ${String(options?.expectedRevision)}`);
-          return ok(events.length - 1 + (options?.expectedRevision === NO_STREAM ? 0 : 1), 100);
+          order.push(`start ${String(options?.streamState)}`);
+          if (options?.streamState === NO_STREAM) await gate;
+          order.push(`end ${String(options?.streamState)}`);
+          return ok(events.length - 1 + (options?.streamState === NO_STREAM ? 0 : 1), 100);
         },
       });
       const store = new EventStoreDbEventStore(client);
@@ -279,7 +288,7 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
       expect(retry.id).toBe(first.id);
       expect(first.metadata).toMatchObject({ originalEventId: 'cmd-7:0' });
 
-      const reader = stubClient({ readStream: () => new StubStream([recorded(first, 'wallet-c1', 0, 500)], true) });
+      const reader = stubClient({ readStream: () => page([recorded(first, 'wallet-c1', 0, 500)]) });
       const [event] = await new EventStoreDbEventStore(reader.client).readStream('wallet-c1', { fromRevision: 0, maxCount: 10 });
       expect(event.eventId).toBe('cmd-7:0');
     });
@@ -296,7 +305,7 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
       // Correlation travels under ESDB's own key, which its $by_correlation_id projection reads.
       expect(sent.metadata).toEqual({ $correlationId: 'c-1', actor: 'key:abc', schemaVersion: 3 });
 
-      const reader = stubClient({ readStream: () => new StubStream([recorded(sent, 'wallet-c1', 0, 700)], true) });
+      const reader = stubClient({ readStream: () => page([recorded(sent, 'wallet-c1', 0, 700)]) });
       const events = await new EventStoreDbEventStore(reader.client).readStream('wallet-c1', { fromRevision: 0, maxCount: 10 });
       expect(events).toEqual<RecordedEvent[]>([
         {
@@ -316,14 +325,11 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
     it('defaults schemaVersion to 1 when metadata is missing or not JSON', async () => {
       const { client } = stubClient({
         readStream: () =>
-          new StubStream(
-            [
-              esdbEvent({ streamId: 's', revision: 0, position: 10, metadata: undefined }),
-              esdbEvent({ streamId: 's', revision: 1, position: 20, metadata: new Uint8Array([1, 2]) }),
-              esdbEvent({ streamId: 's', revision: 2, position: 30, metadata: { schemaVersion: 'two', actor: 'k' } }),
-            ],
-            true,
-          ),
+          page([
+            esdbEvent({ streamId: 's', revision: 0, position: 10, metadata: undefined }),
+            esdbEvent({ streamId: 's', revision: 1, position: 20, metadata: new Uint8Array([1, 2]) }),
+            esdbEvent({ streamId: 's', revision: 2, position: 30, metadata: { schemaVersion: 'two', actor: 'k' } }),
+          ]),
       });
       const events = await new EventStoreDbEventStore(client).readStream('s', { fromRevision: 0, maxCount: 10 });
       expect(events.map((e) => [e.schemaVersion, e.metadata])).toEqual([
@@ -336,12 +342,12 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
 
   describe('readStream', () => {
     it('reads a missing stream (StreamNotFoundError) as []', async () => {
-      const { client } = stubClient({ readStream: (name) => failing(new StreamNotFoundError(undefined, name)) });
+      const { client } = stubClient({ readStream: (name) => page([], new StreamNotFoundError(undefined, name)) });
       expect(await new EventStoreDbEventStore(client).readStream('wallet-none', { fromRevision: 0, maxCount: 10 })).toEqual([]);
     });
 
     it('propagates other read errors', async () => {
-      const { client } = stubClient({ readStream: () => failing(new UnavailableError(undefined, 'down')) });
+      const { client } = stubClient({ readStream: () => page([], new UnavailableError(undefined, 'down')) });
       await expect(new EventStoreDbEventStore(client).readStream('s', { fromRevision: 0, maxCount: 10 })).rejects.toBeInstanceOf(
         UnavailableError,
       );
@@ -355,7 +361,7 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
         ],
         [esdbEvent({ streamId: 's', revision: 4, position: 40, type: 'A' })],
       ];
-      const { client, calls } = stubClient({ readStream: () => new StubStream(pages.shift() ?? [], true) });
+      const { client, calls } = stubClient({ readStream: () => page(pages.shift() ?? []) });
       const events = await new EventStoreDbEventStore(client).readStream('s', { fromRevision: 2, maxCount: 2 });
       expect(events.map((e) => [e.type, e.revision])).toEqual([['A', 4]]);
       expect(calls.readStreams.map((c) => c.options)).toEqual([
@@ -391,16 +397,13 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
     it('reads from START, skipping system events and streams', async () => {
       const { client, calls } = stubClient({
         readAll: () =>
-          new StubStream(
-            [
-              esdbEvent({ streamId: '$settings', revision: 0, position: 5, type: 'settings' }),
-              esdbEvent({ streamId: 'wallet-a', revision: 0, position: 10, type: 'A' }),
-              esdbEvent({ streamId: '$ce-wallet', revision: 0, position: 15, type: '$>' }),
-              esdbEvent({ streamId: 'wallet-a', revision: 1, position: 20, type: '$metadata' }),
-              esdbEvent({ streamId: 'wallet-b', revision: 0, position: 30, type: 'B' }),
-            ],
-            true,
-          ),
+          page([
+            esdbEvent({ streamId: '$settings', revision: 0, position: 5, type: 'settings' }),
+            esdbEvent({ streamId: 'wallet-a', revision: 0, position: 10, type: 'A' }),
+            esdbEvent({ streamId: '$ce-wallet', revision: 0, position: 15, type: '$>' }),
+            esdbEvent({ streamId: 'wallet-a', revision: 1, position: 20, type: '$metadata' }),
+            esdbEvent({ streamId: 'wallet-b', revision: 0, position: 30, type: 'B' }),
+          ]),
       });
       const events = await new EventStoreDbEventStore(client).readAll({ after: null, maxCount: 10 });
       expect(events.map((e) => [e.type, e.position])).toEqual([
@@ -413,10 +416,7 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
     it('returns only events strictly after `after` (the server read includes it)', async () => {
       const { client, calls } = stubClient({
         readAll: () =>
-          new StubStream(
-            [esdbEvent({ streamId: 'w', revision: 0, position: 100, type: 'Old' }), esdbEvent({ streamId: 'w', revision: 1, position: 150, type: 'New' })],
-            true,
-          ),
+          page([esdbEvent({ streamId: 'w', revision: 0, position: 100, type: 'Old' }), esdbEvent({ streamId: 'w', revision: 1, position: 150, type: 'New' })]),
       });
       const events = await new EventStoreDbEventStore(client).readAll({ after: 100, maxCount: 1 });
       expect(events.map((e) => e.type)).toEqual(['New']);
@@ -435,7 +435,7 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
           esdbEvent({ streamId: 'w', revision: 1, position: 130, type: 'Next' }),
         ],
       ];
-      const { client, calls } = stubClient({ readAll: () => new StubStream(pages.shift() ?? [], true) });
+      const { client, calls } = stubClient({ readAll: () => page(pages.shift() ?? []) });
       const events = await new EventStoreDbEventStore(client, { readPageSize: 2 }).readAll({ after: 100, maxCount: 5 });
       expect(events.map((e) => [e.type, e.position])).toEqual([['Next', 130]]);
       expect(calls.readAlls.map((c) => c?.fromPosition)).toEqual([pos(100), pos(120)]);
@@ -444,7 +444,7 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
     it('pages through $all without repeating the event a page starts from', async () => {
       const at = (n: number) => esdbEvent({ streamId: 'w', revision: n, position: n, type: `E${n}` });
       const pages = [[at(100), at(110), at(120)], [at(120), at(130), at(140)], [at(140)]];
-      const { client, calls } = stubClient({ readAll: () => new StubStream(pages.shift() ?? [], true) });
+      const { client, calls } = stubClient({ readAll: () => page(pages.shift() ?? []) });
       const events = await new EventStoreDbEventStore(client, { readPageSize: 2 }).readAll({ after: 100, maxCount: 5 });
       expect(events.map((e) => e.position)).toEqual([110, 120, 130, 140]);
       expect(calls.readAlls.map((c) => [c?.fromPosition, c?.maxCount])).toEqual([
@@ -456,7 +456,7 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
 
     it('surfaces the unsafe-position guard instead of returning a wrong position', async () => {
       const { client } = stubClient({
-        readAll: () => new StubStream([esdbEvent({ streamId: 'w', revision: 0, position: pos(2n ** 60n) })], true),
+        readAll: () => page([esdbEvent({ streamId: 'w', revision: 0, position: pos(2n ** 60n) })]),
       });
       await expect(new EventStoreDbEventStore(client).readAll({ after: null, maxCount: 10 })).rejects.toThrow(/MAX_SAFE_INTEGER/);
     });

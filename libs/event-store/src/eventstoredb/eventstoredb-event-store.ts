@@ -1,4 +1,4 @@
-import { BACKWARDS, END, EventStoreDBClient, START, type Position, type ReadPosition } from '@eventstore/db-client';
+import { BACKWARDS, END, KurrentDBClient, START, type Position, type ReadPosition } from '@kurrent/kurrentdb-client';
 import {
   APPEND_BATCH_MAX,
   WrongExpectedRevisionError,
@@ -25,6 +25,7 @@ import {
   toReadPosition,
   toSafeNumber,
 } from './eventstoredb-mappers.js';
+import { drainWithin } from './eventstoredb-read-deadline.js';
 import { subscribeToAllWithResubscribe, type SubscriptionHealth } from './eventstoredb-subscription.js';
 
 export {
@@ -42,14 +43,15 @@ export {
 export type { SubscriptionHealth } from './eventstoredb-subscription.js';
 
 /*
- * EventStoreDB adapter for the `EventStore` port: a thin mapping onto the gRPC client.
+ * EventStoreDB/KurrentDB adapter for the `EventStore` port: a thin mapping onto
+ * @kurrent/kurrentdb-client (why not @eventstore/db-client 6.2.1: README, "EventStoreDB client").
  * Positions are `$all` commit positions (why that is sound: docs/positions.md); the
  * mappings live in `eventstoredb-mappers.ts`, the resubscribing subscription in
  * `eventstoredb-subscription.ts`.
  */
 
-/** The few client methods the adapter uses; `EventStoreDBClient` satisfies it, tests pass a stub. */
-export type EsdbClient = Pick<EventStoreDBClient, 'appendToStream' | 'readStream' | 'readAll' | 'subscribeToAll' | 'dispose'>;
+/** The few client methods the adapter uses; `KurrentDBClient` satisfies it, tests pass a stub. */
+export type EsdbClient = Pick<KurrentDBClient, 'appendToStream' | 'readStream' | 'readAll' | 'subscribeToAll' | 'dispose'>;
 
 export interface EventStoreDbEventStoreOptions {
   /** Consecutive subscription drops without a delivered batch before `onError` is called. Default 8. */
@@ -60,7 +62,11 @@ export interface EventStoreDbEventStoreOptions {
   readonly resubscribeMaxDelayMs?: number;
   /** Page size for `readAll`/`readStream` when skipped (system, binary) events need another page. */
   readonly readPageSize?: number;
-  /** Deadline of each read call (one page). Default 10 s: a read on a dead connection fails instead of hanging. */
+  /**
+   * Deadline of each read call (one page), enforced by the adapter (`drainWithin`: the client's
+   * native read path ignores `deadline`). Default 10 s: a read on a dead or stalled connection
+   * fails with `DeadlineExceededError` instead of hanging.
+   */
   readonly readDeadlineMs?: number;
   /** Random source for backoff jitter, in [0, 1). Default `Math.random`. */
   readonly random?: () => number;
@@ -83,8 +89,8 @@ const DEFAULTS = {
 
 /**
  * With `throwOnAppendFailure=false` the client resolves a conflicting append with
- * `success: false` (and, in 6.2.1, a wrong `nextExpectedRevision`) instead of throwing:
- * refused at configuration time, so a conflict can never pass for a write.
+ * `success: false` (and, in 6.2.1 and 1.3.1 alike, a wrong `nextExpectedRevision`) instead of
+ * throwing: refused at configuration time, so a conflict can never pass for a write.
  */
 export function assertSupportedConnectionString(url: string): void {
   const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
@@ -93,6 +99,16 @@ export function assertSupportedConnectionString(url: string): void {
       throw new Error('EVENTSTORE_URL: throwOnAppendFailure=false is not supported; remove it (conflicts must raise errors)');
     }
   }
+}
+
+/**
+ * `esdb://` and `esdb+discover://` (what EVENTSTORE_URL has always held) as `kurrentdb://` and
+ * `kurrentdb+discover://`: the same settings, and both the client and its native bridge accept
+ * both, but the client prints a plain-text deprecation warning for `esdb` on every connect,
+ * outside our JSON logs.
+ */
+export function toKurrentDbScheme(url: string): string {
+  return url.replace(/^esdb(\+discover)?:\/\//i, (_match, discover: string | undefined) => `kurrentdb${discover ?? ''}://`);
 }
 
 export class EventStoreDbEventStore implements EventStore {
@@ -109,10 +125,10 @@ export class EventStoreDbEventStore implements EventStore {
     this.settings = { ...DEFAULTS, ...options };
   }
 
-  /** E.g. `esdb://localhost:2113?tls=false`. */
+  /** E.g. `kurrentdb://localhost:2113?tls=false`; `esdb://` strings keep working (see `toKurrentDbScheme`). */
   static fromConnectionString(url: string, options: EventStoreDbEventStoreOptions = {}): EventStoreDbEventStore {
     assertSupportedConnectionString(url);
-    return new EventStoreDbEventStore(EventStoreDBClient.connectionString(url), options);
+    return new EventStoreDbEventStore(KurrentDBClient.connectionString(toKurrentDbScheme(url)), options);
   }
 
   /** A snapshot of the subscriptions' health: resubscriptions, last delivery and last word from the server. */
@@ -151,13 +167,16 @@ export class EventStoreDbEventStore implements EventStore {
       let lastRevision: bigint | null = null;
       try {
         // requiresLeader: the write side decides on what it reads here; a follower may lag.
-        const page = this.client.readStream(streamId, {
-          fromRevision: from,
-          maxCount: BigInt(pageSize),
-          requiresLeader: true,
-          deadline: this.settings.readDeadlineMs,
-        });
-        for await (const resolved of page) {
+        const page = await this.readPage(
+          this.client.readStream(streamId, {
+            fromRevision: from,
+            maxCount: BigInt(pageSize),
+            requiresLeader: true,
+            deadline: this.settings.readDeadlineMs,
+          }),
+          `read ${streamId}`,
+        );
+        for (const resolved of page) {
           raw += 1;
           if (resolved.event) lastRevision = resolved.event.revision;
           const event = fromEsdbEvent(resolved);
@@ -184,8 +203,11 @@ export class EventStoreDbEventStore implements EventStore {
       const pageSize = Math.min(Math.max(options.maxCount - out.length, 1) + 1, this.settings.readPageSize + 1);
       let raw = 0;
       let last: Position | null = null;
-      const page = this.client.readAll({ fromPosition: from, maxCount: BigInt(pageSize), deadline: this.settings.readDeadlineMs });
-      for await (const resolved of page) {
+      const page = await this.readPage(
+        this.client.readAll({ fromPosition: from, maxCount: BigInt(pageSize), deadline: this.settings.readDeadlineMs }),
+        'read $all',
+      );
+      for (const resolved of page) {
         raw += 1;
         const position = resolved.event?.position;
         if (position !== undefined) {
@@ -205,8 +227,11 @@ export class EventStoreDbEventStore implements EventStore {
 
   /** The last record of `$all`, system records included: read backwards from the end, one record. */
   async headPosition(): Promise<number | null> {
-    const page = this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1n, deadline: this.settings.readDeadlineMs });
-    for await (const resolved of page) {
+    const page = await this.readPage(
+      this.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1n, deadline: this.settings.readDeadlineMs }),
+      'read the $all head',
+    );
+    for (const resolved of page) {
       const position = resolved.event?.position;
       if (position !== undefined) return toSafeNumber(position.commit, '$all head position');
     }
@@ -236,10 +261,10 @@ export class EventStoreDbEventStore implements EventStore {
     const expectedRevision = toEsdbExpectedRevision(expected);
     let result;
     try {
-      result = await this.client.appendToStream(streamId, events.map(toEsdbEvent), { expectedRevision });
+      result = await this.client.appendToStream(streamId, events.map(toEsdbEvent), { streamState: expectedRevision });
     } catch (error) {
       if (isWrongExpectedVersion(error)) {
-        throw new WrongExpectedRevisionError(streamId, expected, toActualRevision(error.actualVersion));
+        throw new WrongExpectedRevisionError(streamId, expected, toActualRevision(error.actualState));
       }
       throw error;
     }
@@ -258,17 +283,29 @@ export class EventStoreDbEventStore implements EventStore {
     return { lastRevision, lastPosition: toGlobalPosition({ commit: result.position.commit, prepare: result.position.commit }, `append to ${streamId}`) };
   }
 
+  /**
+   * One read page within `readDeadlineMs`. The `deadline` option is still passed on each read:
+   * 1.3.1's native read path drops it (see eventstoredb-read-deadline.ts), but a client that
+   * forwards it again would then also let the server give up on the call.
+   */
+  private readPage<T>(page: AsyncIterable<T>, what: string): Promise<T[]> {
+    return drainWithin(page, this.settings.readDeadlineMs, what);
+  }
+
   /** The revision of the stream's last event, or 'no_stream'. */
   private async streamHead(streamId: string): Promise<number | 'no_stream'> {
     try {
-      const page = this.client.readStream(streamId, {
-        direction: BACKWARDS,
-        fromRevision: END,
-        maxCount: 1n,
-        requiresLeader: true,
-        deadline: this.settings.readDeadlineMs,
-      });
-      for await (const resolved of page) {
+      const page = await this.readPage(
+        this.client.readStream(streamId, {
+          direction: BACKWARDS,
+          fromRevision: END,
+          maxCount: 1n,
+          requiresLeader: true,
+          deadline: this.settings.readDeadlineMs,
+        }),
+        `read the head of ${streamId}`,
+      );
+      for (const resolved of page) {
         if (resolved.event !== undefined) return toSafeNumber(resolved.event.revision, `${streamId} head revision`);
       }
       return 'no_stream';
@@ -280,13 +317,16 @@ export class EventStoreDbEventStore implements EventStore {
 
   /** The global position of the event at `revision` of a stream. */
   private async positionOf(streamId: string, revision: number): Promise<number> {
-    const page = this.client.readStream(streamId, {
-      fromRevision: BigInt(revision),
-      maxCount: 1n,
-      requiresLeader: true,
-      deadline: this.settings.readDeadlineMs,
-    });
-    for await (const resolved of page) {
+    const page = await this.readPage(
+      this.client.readStream(streamId, {
+        fromRevision: BigInt(revision),
+        maxCount: 1n,
+        requiresLeader: true,
+        deadline: this.settings.readDeadlineMs,
+      }),
+      `read ${streamId}@${revision}`,
+    );
+    for (const resolved of page) {
       if (resolved.event !== undefined) return toGlobalPosition(resolved.event.position, `${streamId}@${revision}`);
     }
     throw new Error(`append to ${streamId}: EventStoreDB reported revision ${revision} but the stream has no such event`);

@@ -7,16 +7,16 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
   jsonEvent,
-  type AppendExpectedRevision,
+  type AppendStreamState,
   type JSONType,
   type Position,
   type ReadPosition,
   type RecordedEvent as EsdbRecordedEvent,
-} from '@eventstore/db-client';
+} from '@kurrent/kurrentdb-client';
 import type { EventMetadata, ExpectedRevision, NewEvent, RecordedEvent } from '../event-store.port.js';
 
 /*
- * Pure mappings between the port's types and the EventStoreDB client's. Why positions are
+ * Pure mappings between the port's types and the KurrentDB (EventStoreDB) client's. Why positions are
  * commit positions, and why that is sound: docs/positions.md.
  */
 
@@ -55,7 +55,7 @@ export function toEsdbEventId(eventId: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-export function toEsdbExpectedRevision(expected: ExpectedRevision): AppendExpectedRevision {
+export function toEsdbExpectedRevision(expected: ExpectedRevision): AppendStreamState {
   if (expected === 'no_stream') return NO_STREAM;
   if (expected === 'any') return ANY;
   if (!Number.isSafeInteger(expected) || expected < 0) {
@@ -96,7 +96,7 @@ export function toSafeNumber(value: bigint, what: string): number {
 }
 
 /** The client reports the current revision as a bigint, or `'no_stream'` (some paths: -1). */
-export function toActualRevision(actual: WrongExpectedVersionError['actualVersion']): number | 'no_stream' {
+export function toActualRevision(actual: WrongExpectedVersionError['actualState']): number | 'no_stream' {
   if (typeof actual !== 'bigint' || actual < 0n) return 'no_stream';
   return toSafeNumber(actual, 'actual revision');
 }

@@ -1,4 +1,4 @@
-import { excludeSystemEvents, streamNameFilter, type AllStreamResolvedEvent, type EventStoreDBClient } from '@eventstore/db-client';
+import { excludeSystemEvents, streamNameFilter, type AllStreamResolvedEvent, type KurrentDBClient } from '@kurrent/kurrentdb-client';
 import type { EventBatchHandler, RecordedEvent, SubscribeOptions, Subscription } from '../event-store.port.js';
 import { fromEsdbEvent, isPermanentRefusal, toReadPosition } from './eventstoredb-mappers.js';
 
@@ -6,7 +6,8 @@ import { fromEsdbEvent, isPermanentRefusal, toReadPosition } from './eventstored
  * `subscribe` on EventStoreDB: `subscribeToAll` with a stream-prefix filter (or, without a
  * prefix, a filter that drops system events server-side), consumed through the client's
  * async iterator, so nothing is read while a batch is being handled (backpressure reaches
- * the gRPC stream). Filter checkpoints never appear as items (client 6.x hands them only
+ * the gRPC stream; unlike reads, subscriptions in client 1.3.1 still run on @grpc/grpc-js,
+ * through the same `Subscription` Transform as 6.2.1). Filter checkpoints never appear as items (the client hands them only
  * to a `checkpointReached` callback, which we do not pass); items without an event are
  * skipped.
  *
@@ -19,7 +20,7 @@ import { fromEsdbEvent, isPermanentRefusal, toReadPosition } from './eventstored
  * resubscription is logged and counted (`SubscriptionHealth`).
  */
 
-export type EsdbSubscribeClient = Pick<EventStoreDBClient, 'subscribeToAll'>;
+export type EsdbSubscribeClient = Pick<KurrentDBClient, 'subscribeToAll'>;
 
 export interface ResubscribeSettings {
   /** Consecutive drops without a delivered batch before `onError` is called. */

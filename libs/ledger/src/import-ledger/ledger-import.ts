@@ -25,6 +25,12 @@ export interface LedgerImportOptions {
   readonly businessId: string;
   /** Lines being applied at once; bounds memory whatever the file's size. */
   readonly inFlightMax: number;
+  /**
+   * Customers whose state stays cached. A file grouped by customer needs few; one that
+   * interleaves N customers reloads a customer's stream whenever it was evicted, so it runs
+   * fastest with about N (memory grows with this bound, never with the file).
+   */
+  readonly customersCachedMax: number;
 }
 
 /**
@@ -52,8 +58,7 @@ export class LedgerImport {
       appendRetriesMax: 3,
       backoffBaseMs: 2,
       backoffMaxMs: 200,
-      // Small: an import walks through customers once; their states need not stay cached.
-      streamCacheMax: Math.max(100, Math.min(config.streamCacheMax, options.inFlightMax * 4)),
+      streamCacheMax: Math.max(options.customersCachedMax, options.inFlightMax),
       readPageSize: 1000,
       clock: () => new Date(),
     });

@@ -1,10 +1,20 @@
 import type { EventStore } from '#event-store';
-import { openProjectionLease, type LeaseHandle } from '../backends.js';
+import { projectionVersionName, WALLET_PROJECTION } from '#read-models';
+import type { LeaseHandle } from './versions/read-model-backend.js';
 import type { LedgerConfig } from '../ledger-config.js';
+import {
+  checkProjectionHealth,
+  PROJECTION_HEALTH_DEFAULTS,
+  type ProjectionHealth,
+  type ProjectionHealthOptions,
+} from './projection-health.js';
 import { leaseOwnerName, ProjectorRunner } from './projector-runner.js';
 import { inProcessReadYourWrites, pollingReadYourWrites, type ReadYourWrites } from './read-your-writes.js';
 import type { ActiveReadModels } from './versions/active-read-models.js';
 import { WalletProjector } from './wallet-projector.js';
+
+// The health check's types and helpers are part of the read side's public surface through this module.
+export * from './projection-health.js';
 
 /** Events the projector applies in one read-model write. */
 const PROJECTOR_BATCH_SIZE_MAX = 500;
@@ -20,6 +30,8 @@ export interface ProjectionProcess {
   readonly projector: WalletProjector;
   readonly runner: ProjectorRunner;
   readonly readYourWrites: ReadYourWrites;
+  /** Heartbeat, lag and whether this process's projection is doing its job (see `checkProjectionHealth`). */
+  health(options?: ProjectionHealthOptions): Promise<ProjectionHealth>;
   /** Stops projecting (the last batch reaches its checkpoint), releases the lease, then closes both stores. */
   close(): Promise<void>;
 }
@@ -27,7 +39,8 @@ export interface ProjectionProcess {
 export interface ProjectionProcessOptions {
   /** Names the lease owner (`<role>-<host>-<pid>`). */
   readonly role: 'api' | 'projector';
-  readonly log: ProjectionLog;
+  /** Where the projector (batches) and the runner (lease) log; each process picks its levels. */
+  readonly log: { readonly projector: ProjectionLog; readonly runner: ProjectionLog };
 }
 
 /**
@@ -41,22 +54,28 @@ export async function openProjectionProcess(
   options: ProjectionProcessOptions,
 ): Promise<ProjectionProcess> {
   const { eventStore, readModels } = stores;
-  const lease: LeaseHandle = await openProjectionLease(readModels);
+  // The live projector's lease keeps the name it always had, whichever version is active: a
+  // process started before a blue/green switch and one started after must still exclude each other.
+  const lease: LeaseHandle = await readModels.backend.lease(
+    projectionVersionName(WALLET_PROJECTION.name, WALLET_PROJECTION.version),
+  );
   const projector = new WalletProjector(eventStore, readModels, {
     batchSizeMax: PROJECTOR_BATCH_SIZE_MAX,
     restartDelayMs: PROJECTOR_RESTART_DELAY_MS,
-    log: options.log,
+    log: options.log.projector,
   });
   const runner = new ProjectorRunner(projector, lease, {
     owner: leaseOwnerName(options.role),
     leaseTtlMs: config.projectorLeaseTtlMs,
     leaseRenewMs: config.projectorLeaseRenewMs,
-    log: options.log,
+    log: options.log.runner,
   });
   return {
     projector,
     runner,
     readYourWrites: readYourWritesFor(projector, runner, readModels),
+    health: (healthOptions = PROJECTION_HEALTH_DEFAULTS) =>
+      checkProjectionHealth({ runner, projector }, eventStore, healthOptions),
     async close() {
       await runner.stop();
       await lease.close?.();

@@ -31,16 +31,25 @@ export function isDeadLocalProcess(holder: string): boolean {
   }
 }
 
+/** What the runner is doing; `failed` until the process is restarted. */
+export type RunnerState = 'projecting' | 'standing-by' | 'failed' | 'stopped';
+
 /**
  * Runs the projector only while holding the projection lease: one instance projects,
  * the others stand by and take over when the holder stops renewing. A holder that
  * fails to renew stops projecting before its lease can lapse.
+ *
+ * A projector that refuses to start once the lease is taken (a checkpoint of another log,
+ * say) makes the runner give up: it logs the error, releases the lease so a stand-by
+ * can try, stops renewing (retrying would only repeat the refusal every `leaseRenewMs`)
+ * and reports `failed` (health turns not ready) until the process is restarted.
  */
 export class ProjectorRunner {
   private timer: NodeJS.Timeout | null = null;
   private active = false;
   private stopped = false;
   private tick: Promise<void> = Promise.resolve();
+  private failed: unknown = null;
 
   constructor(
     private readonly projector: WalletProjector,
@@ -52,10 +61,26 @@ export class ProjectorRunner {
     return this.active;
   }
 
-  /** Tries once right away (so a lone instance projects from the first request), then keeps renewing. */
+  get state(): RunnerState {
+    if (this.failed !== null) return 'failed';
+    if (this.stopped) return 'stopped';
+    return this.active ? 'projecting' : 'standing-by';
+  }
+
+  /** Why the runner gave up (see the class comment), or null. */
+  get failure(): unknown {
+    return this.failed;
+  }
+
+  /**
+   * Tries once right away (so a lone instance projects from the first request), then keeps
+   * renewing. A projector that refuses to start here rejects this call, so the process
+   * fails at startup where the operator is looking; later refusals only show in health.
+   */
   async start(): Promise<void> {
     this.stopped = false;
     await this.renew();
+    if (this.failed !== null) throw this.failed;
     this.schedule();
   }
 
@@ -71,7 +96,7 @@ export class ProjectorRunner {
   }
 
   private schedule(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.failed !== null) return;
     this.timer = setTimeout(() => {
       this.tick = this.renew().finally(() => this.schedule());
     }, this.options.leaseRenewMs);
@@ -80,19 +105,41 @@ export class ProjectorRunner {
   private async renew(): Promise<void> {
     let held = false;
     try {
-      held = await this.lease.tryAcquire(this.options.owner, this.options.leaseTtlMs, this.options.holderIsDead ?? isDeadLocalProcess);
+      held = await this.lease.tryAcquire(
+        this.options.owner,
+        this.options.leaseTtlMs,
+        this.options.holderIsDead ?? isDeadLocalProcess,
+      );
     } catch (error) {
       this.options.log('error', 'lease renewal failed', error);
     }
-    if (this.stopped) return;
+    if (this.stopped || this.failed !== null) return;
     if (held && !this.active) {
       this.active = true;
       this.options.log('info', `${this.options.owner} holds the projection lease; projecting`);
-      await this.projector.start();
+      try {
+        await this.projector.start();
+      } catch (error) {
+        await this.giveUp(error);
+      }
     } else if (!held && this.active) {
       this.active = false;
       this.options.log('warn', `${this.options.owner} lost the projection lease; standing by`);
-      await this.projector.stop();
+      // Runs on a timer: a rejection here would be unhandled.
+      await this.projector.stop().catch((e: unknown) => this.options.log('warn', 'projector stop failed', e));
     }
+  }
+
+  private async giveUp(error: unknown): Promise<void> {
+    this.failed = error;
+    this.options.log(
+      'error',
+      `${this.options.owner} could not start the projector; releasing the lease and not projecting until restarted`,
+      error,
+    );
+    if (this.timer !== null) clearTimeout(this.timer);
+    await this.projector.stop().catch((e: unknown) => this.options.log('warn', 'projector stop failed', e));
+    this.active = false;
+    await this.lease.release(this.options.owner).catch((e: unknown) => this.options.log('warn', 'lease release failed', e));
   }
 }

@@ -89,12 +89,28 @@ describe('WalletProjector refuses a checkpoint from another log', () => {
   });
 
   it('refuses a checkpoint beyond the end of the SQLite log (its file was wiped)', async () => {
-    const first = open(new SqliteEventStore({ filename: join(dir, 'events.sqlite'), groupCommitMax: 16, idlePollMs: 20, busyTimeoutMs: 1000, clock: () => new Date() }));
+    const first = open(
+      new SqliteEventStore({
+        filename: join(dir, 'events.sqlite'),
+        groupCommitMax: 16,
+        idlePollMs: 20,
+        busyTimeoutMs: 1000,
+        clock: () => new Date(),
+      }),
+    );
     await createCustomer(first);
     const head = await createCustomer(first);
     await projectUntil(new WalletProjector(first, readModels, options), readModels, head);
 
-    const wiped = open(new SqliteEventStore({ filename: join(dir, 'events-new.sqlite'), groupCommitMax: 16, idlePollMs: 20, busyTimeoutMs: 1000, clock: () => new Date() }));
+    const wiped = open(
+      new SqliteEventStore({
+        filename: join(dir, 'events-new.sqlite'),
+        groupCommitMax: 16,
+        idlePollMs: 20,
+        busyTimeoutMs: 1000,
+        clock: () => new Date(),
+      }),
+    );
     await expect(new WalletProjector(wiped, readModels, options).start()).rejects.toThrow(/beyond the end of the log \(empty\)/);
     await createCustomer(wiped);
     await expect(new WalletProjector(wiped, readModels, options).start()).rejects.toThrow(CheckpointNotInLogError);

@@ -3,6 +3,19 @@ import { checkLogIdentity, type EventStore, type RecordedEvent, type Subscriptio
 import { isVersionedReadModels, type ReadModelStore } from '#read-models';
 import { PositionWaiters } from './position-waiters.js';
 
+/** What the projector itself knows of its progress, for health (see `projection-health.ts`). */
+export interface ProjectorProgress {
+  /** Global position of the last event applied, or the checkpoint it resumed from. */
+  readonly appliedPosition: number | null;
+  /** When a batch was last applied, in ms since the epoch. */
+  readonly lastBatchAtMs: number | null;
+  /** When the current subscription started (after the checkpoint checks passed). */
+  readonly subscribedAtMs: number | null;
+  /** Failed subscriptions or batches since the last applied batch. */
+  readonly failuresInARow: number;
+  readonly lastError: unknown;
+}
+
 export interface ProjectorOptions {
   readonly batchSizeMax: number;
   /** Pause before resubscribing after a failed batch. */
@@ -29,6 +42,10 @@ export class WalletProjector {
   private generation = 0;
   /** The log was empty at subscribe: its identity is recorded with the first batch. */
   private logIdentityPending = false;
+  private lastBatchAtMs: number | null = null;
+  private subscribedAtMs: number | null = null;
+  private failuresInARow = 0;
+  private lastError: unknown = null;
 
   constructor(
     private readonly store: EventStore,
@@ -41,6 +58,16 @@ export class WalletProjector {
   /** Global position of the last event this projector applied. */
   get position(): number | null {
     return this.applied;
+  }
+
+  get progress(): ProjectorProgress {
+    return {
+      appliedPosition: this.applied,
+      lastBatchAtMs: this.lastBatchAtMs,
+      subscribedAtMs: this.subscribedAtMs,
+      failuresInARow: this.failuresInARow,
+      lastError: this.lastError,
+    };
   }
 
   async start(): Promise<void> {
@@ -73,6 +100,7 @@ export class WalletProjector {
     if (generation !== this.generation || this.stopped) return;
     this.applied = checkpoint;
     this.waiters.reached(this.applied ?? 0);
+    this.subscribedAtMs = Date.now();
     this.subscription = this.store.subscribe(
       { after: this.applied, batchSizeMax: this.options.batchSizeMax, streamPrefix: WALLET_STREAM_PREFIX },
       (events) => this.apply(target, events),
@@ -89,6 +117,8 @@ export class WalletProjector {
       this.logIdentityPending = false;
     }
     this.applied = events[events.length - 1].position;
+    this.lastBatchAtMs = Date.now();
+    this.failuresInARow = 0;
     this.waiters.reached(this.applied);
   }
 
@@ -108,6 +138,8 @@ export class WalletProjector {
 
   private restart(error: unknown): void {
     this.options.log('error', 'projection batch failed; resubscribing from the checkpoint', error);
+    this.failuresInARow += 1;
+    this.lastError = error;
     this.subscription = null;
     if (this.stopped) return;
     this.restartTimer = setTimeout(() => {

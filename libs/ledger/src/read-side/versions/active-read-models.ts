@@ -9,7 +9,7 @@ import {
   type VersionedReadModels,
   type WalletView,
 } from '#read-models';
-import type { ReadModelBackend, VersionStore } from '../../backends.js';
+import type { ReadModelBackend, VersionStore } from './read-model-backend.js';
 
 export interface ActiveReadModelsOptions {
   /** Projection name in the registry, e.g. `wallet`. */
@@ -27,6 +27,15 @@ export interface ActiveReadModelsOptions {
 
 export const ACTIVE_READ_MODELS_DEFAULTS = { pollMs: 1000, catchUpTimeoutMs: 5000, closeGraceMs: 5000 } as const;
 
+/**
+ * Attempts of one read across versions. Each retry first follows the registry, so a second
+ * retry is only needed when another switch lands in between; more than that is a loop.
+ */
+export const READ_ATTEMPTS_MAX = 3;
+
+/** A read that found nothing: on a version dropped under it (MongoDB), this is all a read sees. */
+const isAbsent = (result: unknown): boolean => result === null || (Array.isArray(result) && result.length === 0);
+
 interface Slot {
   readonly version: number;
   readonly store: VersionStore;
@@ -43,8 +52,12 @@ interface Slot {
  *  2. readers move once the new version has caught up with what they saw on the old one
  *     (bounded by `catchUpTimeoutMs`), so a read never goes back in time; a read during the
  *     switch also checks, and moves as soon as the new version is there;
- *  3. the old store is closed after `closeGraceMs`; a read that fails because its version
- *     was dropped looks at the registry again and retries once on the new version.
+ *  3. the old store is closed after `closeGraceMs`. A reader can still be on a version the
+ *     rebuild has dropped (it missed the switch, or the new version took longer to catch up
+ *     than the rebuild waited before dropping). On SQLite that read fails ("no such table");
+ *     on MongoDB a dropped collection reads as empty, so the read finds nothing and the API
+ *     would answer 404. Either way, a read that fails or finds nothing looks at the registry
+ *     again and, if readers have moved, retries on the new version (`READ_ATTEMPTS_MAX`).
  */
 export class ActiveReadModels implements ReadModelStore, VersionedReadModels {
   private reader: Slot;
@@ -219,15 +232,32 @@ export class ActiveReadModels implements ReadModelStore, VersionedReadModels {
 
   private async read<T>(run: (store: ReadModelStore) => Promise<T>): Promise<T> {
     if (this.pending !== null && (await this.caughtUp())) this.promote(this.pending.slot);
-    const slot = this.reader;
-    try {
-      return await run(slot.store);
-    } catch (error) {
-      // The version may have been switched away from and dropped under us: look again.
-      await this.refresh().catch(() => undefined);
-      if (this.pending !== null) this.promote(this.pending.slot);
-      if (this.reader === slot) throw error;
-      return run(this.reader.store);
+    for (let attempt = 1; ; attempt += 1) {
+      const slot = this.reader;
+      const last = attempt >= READ_ATTEMPTS_MAX;
+      let result: T;
+      try {
+        result = await run(slot.store);
+      } catch (error) {
+        if (last || !(await this.movedOff(slot, true))) throw error;
+        continue;
+      }
+      // Found nothing: the version may have been dropped under us. Costs one registry read
+      // per empty answer (concurrent ones share it through `refresh`).
+      if (!isAbsent(result) || last || !(await this.movedOff(slot, false))) return result;
     }
+  }
+
+  /**
+   * After a read on `slot` failed or found nothing: follows the registry (joining a switch in
+   * progress, which waits at most `catchUpTimeoutMs` for the new version to catch up) and
+   * tells whether readers are now on another version, where the read is worth repeating.
+   */
+  private async movedOff(slot: Slot, failed: boolean): Promise<boolean> {
+    await this.refresh().catch(() => undefined);
+    // A failed read cannot be answered by the old version at all: serve the new one even
+    // if it is still catching up. An empty answer leaves the catch-up rule in charge.
+    if (failed && this.pending !== null) this.promote(this.pending.slot);
+    return this.reader !== slot;
   }
 }

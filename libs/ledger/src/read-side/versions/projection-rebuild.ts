@@ -2,7 +2,7 @@ import { WALLET_STREAM_PREFIX } from '#domain';
 import type { EventStore, LogHead } from '#event-store';
 import { WALLET_PROJECTION } from '#read-models';
 import { isDeadLocalProcess, leaseOwnerName } from '../projector-runner.js';
-import type { ReadModelBackend } from '../../backends.js';
+import type { ReadModelBackend } from './read-model-backend.js';
 
 export interface RebuildProgress {
   readonly phase: 'catching-up' | 'final-catch-up' | 'switched' | 'dropped-old';

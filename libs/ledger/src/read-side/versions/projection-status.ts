@@ -1,6 +1,6 @@
 import { WALLET_PROJECTION } from '#read-models';
 import type { LogHead } from '#event-store';
-import type { ReadModelBackend } from '../../backends.js';
+import type { ReadModelBackend } from './read-model-backend.js';
 
 export interface ProjectionVersionStatus {
   readonly version: number;
