@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { loadLedgerConfig } from '#ledger';
+import { healthFilePath } from '../apps/projector/src/health-file.js';
 
 const root = process.cwd();
 const read = (file: string): string => readFileSync(join(root, file), 'utf8');
@@ -114,6 +115,15 @@ describe('docker-compose.yml', () => {
     expect(projector.restart).toBe('unless-stopped');
     expect(projector.ports ?? []).toEqual([]); // no fixed host port, so it can be scaled
     expect(projector.healthcheck?.test).toBeDefined();
+  });
+
+  it('projector is checked by its health file (heartbeat, lag, runner state), not by being alive', () => {
+    const projector = services.projector;
+    expect(healthcheckText(projector)).toBe('CMD node dist/apps/projector/src/healthcheck.js');
+    expect(existsSync(join(root, 'apps/projector/src/healthcheck.ts'))).toBe(true);
+    expect(healthFilePath(envOf(projector))).toBe('/tmp/projector-health.json');
+    // The API has a port to be asked on instead.
+    expect(envOf(services.api).PROJECTOR_HEALTH_FILE).toBeUndefined();
   });
 
   it('api publishes port 3000, checks /health, and runs with the projector external', () => {

@@ -411,7 +411,14 @@ describe('loadLedgerConfig', () => {
       expect(loadLedgerConfig({ EVENTSTORE_URL: url }).eventStoreUrl).toBe(url);
     });
 
+    it('accepts a KurrentDB cluster string with several hosts', () => {
+      const url = 'kurrentdb://node1:2113,node2:2113,node3:2113?tls=false';
+      expect(loadLedgerConfig({ EVENTSTORE_URL: url }).eventStoreUrl).toBe(url);
+    });
+
     it.each([
+      ['EVENTSTORE_URL', 'kurrentdb://localhost:2113?tls=false', 'eventStoreUrl'],
+      ['EVENTSTORE_URL', 'kurrentdb+discover://cluster.example.net:2113', 'eventStoreUrl'],
       ['EVENTSTORE_URL', 'esdb://localhost:2113?tls=false', 'eventStoreUrl'],
       ['EVENTSTORE_URL', 'esdb+discover://cluster.example.net:2113', 'eventStoreUrl'],
       ['MONGODB_URL', 'mongodb://localhost:27017/?replicaSet=rs0', 'mongoUrl'],
@@ -432,7 +439,7 @@ describe('loadLedgerConfig', () => {
       const problems = problemsOf(rejected({ [name]: url }));
       expect(problems).toHaveLength(1);
       expect(problems[0]).toContain(name);
-      expect(problems[0]).toContain(name === 'MONGODB_URL' ? 'mongodb://' : 'esdb://');
+      for (const scheme of name === 'MONGODB_URL' ? ['mongodb://'] : ['kurrentdb://', 'esdb://']) expect(problems[0]).toContain(scheme);
     });
 
     it('does not echo a rejected URL, which may hold credentials', () => {

@@ -77,7 +77,8 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv): LedgerConfig {
     adminApiKeys: read.list('ADMIN_API_KEYS'),
     currencies: read.currencies('CURRENCIES', 'USD_RATES'),
     idempotencyRetentionMs: read.int('IDEMPOTENCY_RETENTION_HOURS', 24, 24, 24 * 365) * HOUR_MS,
-    eventStoreUrl: read.url('EVENTSTORE_URL', ['esdb:', 'esdb+discover:']),
+    // kurrentdb:// is the client's scheme; esdb:// (deprecated by the client) is what existing deployments hold.
+    eventStoreUrl: read.url('EVENTSTORE_URL', ['kurrentdb:', 'kurrentdb+discover:', 'esdb:', 'esdb+discover:']),
     mongoUrl: read.url('MONGODB_URL', ['mongodb:', 'mongodb+srv:']),
     mongoDbName: env.MONGODB_DB ?? 'wallet_ledger',
     projectorMode: read.oneOf('PROJECTOR_MODE', 'inprocess', ['inprocess', 'external'] as const),

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import {
   ANY,
@@ -38,7 +37,7 @@ import {
  * object mode, as the client's `Subscription` is.
  */
 
-/** A Readable the test feeds by hand; stands in for the client's ReadStream / Subscription. */
+/** A Readable the test feeds by hand; stands in for the client's Subscription. */
 class StubStream<T> extends Readable {
   unsubscribed = false;
   constructor(items: readonly T[] = [], end = false) {
@@ -267,9 +266,13 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
       expect(toEsdbEventId('wallet-c1:cmd-7:1')).not.toBe(a);
     });
 
-    it('matches RFC 4122 version 5 as computed by the uuid package the client itself depends on', () => {
-      const { v5 } = createRequire(import.meta.url)('uuid') as { v5(name: string, namespace: string): string };
-      for (const id of ['wallet-c1:cmd-7:0', 'x', 'ünïcødé id']) expect(toEsdbEventId(id)).toBe(v5(id, EVENT_ID_NAMESPACE));
+    it('matches RFC 4122 version 5 as computed independently (Python uuid.uuid5 over EVENT_ID_NAMESPACE)', () => {
+      // The uuid package the 6.2.1 client brought in is gone with it (1.3.1 uses crypto.randomUUID); these
+      // vectors pin the ids already stored in EventStoreDB, so a change here would break retry deduplication.
+      expect(EVENT_ID_NAMESPACE).toBe('1ae5c9b3-a6fd-49b2-9894-9a3137e6cd8b');
+      expect(toEsdbEventId('wallet-c1:cmd-7:0')).toBe('4bbe1927-8bc2-5d51-873d-796fa53981bf');
+      expect(toEsdbEventId('x')).toBe('89382ced-edfa-55f3-a597-05a867d463c8');
+      expect(toEsdbEventId('ünïcødé id')).toBe('cf5ac91d-fa2d-5264-8034-307f4ef5b36d');
     });
 
     it('passes UUIDs through (lower-cased, as ESDB returns them)', () => {
@@ -594,7 +597,74 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
 
 describe('EventStoreDbEventStore.fromConnectionString', () => {
   it('builds a real client from a connection string without connecting, and disposes it', async () => {
-    const store = EventStoreDbEventStore.fromConnectionString('esdb://localhost:2113?tls=false');
+    const store = EventStoreDbEventStore.fromConnectionString('kurrentdb://localhost:2113?tls=false');
     await expect(store.close()).resolves.toBeUndefined();
+  });
+
+  it.each(['esdb://localhost:2113?tls=false', 'esdb+discover://cluster.example.net:2113', 'esdb://a:2113,b:2113,c:2113?tls=false'])(
+    'accepts the existing %s without the client printing its plain-text esdb deprecation warning',
+    async (url) => {
+      const warnings: unknown[][] = [];
+      const original = console.warn;
+      console.warn = (...args: unknown[]) => void warnings.push(args);
+      try {
+        const store = EventStoreDbEventStore.fromConnectionString(url);
+        await store.close();
+        expect(warnings).toEqual([]);
+      } finally {
+        console.warn = original;
+      }
+    },
+  );
+
+  it('rewrites only the esdb schemes to their kurrentdb equivalents', () => {
+    expect(toKurrentDbScheme('esdb://localhost:2113?tls=false')).toBe('kurrentdb://localhost:2113?tls=false');
+    expect(toKurrentDbScheme('ESDB+discover://h:2113')).toBe('kurrentdb+discover://h:2113');
+    expect(toKurrentDbScheme('kurrentdb://esdb://x')).toBe('kurrentdb://esdb://x');
+    expect(toKurrentDbScheme('kdb://h:2113')).toBe('kdb://h:2113');
+  });
+
+  it('refuses a scheme neither client nor bridge accepts', () => {
+    expect(() => EventStoreDbEventStore.fromConnectionString('http://localhost:2113')).toThrow();
+  });
+});
+
+describe('read deadlines (the client ignores `deadline` on reads; the adapter enforces it)', () => {
+  /** A read page whose first batch never arrives, as a stalled server gives through the bridge. */
+  function stalled(): AsyncIterable<never> {
+    return { [Symbol.asyncIterator]: () => ({ next: () => new Promise<never>(() => undefined) }) };
+  }
+
+  it('fails a read page not complete within readDeadlineMs with the client DeadlineExceededError', async () => {
+    const READ_DEADLINE_MS = 40;
+    const { client, calls } = stubClient({ readStream: () => stalled(), readAll: () => stalled() });
+    const store = new EventStoreDbEventStore(client, { readDeadlineMs: READ_DEADLINE_MS });
+    const startedAtMs = Date.now();
+    await expect(store.readStream('s', { fromRevision: 0, maxCount: 10 })).rejects.toBeInstanceOf(DeadlineExceededError);
+    await expect(store.readAll({ after: null, maxCount: 10 })).rejects.toBeInstanceOf(DeadlineExceededError);
+    await expect(store.headPosition()).rejects.toThrow(`read the $all head: EventStoreDB did not answer within ${READ_DEADLINE_MS} ms`);
+    expect(Date.now() - startedAtMs).toBeGreaterThanOrEqual(3 * READ_DEADLINE_MS - 15);
+    // Still passed, for a client that forwards it to the server again.
+    expect(calls.readStreams[0].options).toMatchObject({ deadline: READ_DEADLINE_MS });
+  });
+
+  it('bounds the whole page, not each event: a page that trickles past the deadline fails', async () => {
+    async function* trickle() {
+      for (let i = 0; i < 10; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 15));
+        yield esdbEvent({ streamId: 's', revision: i, position: 10 + i });
+      }
+    }
+    const { client } = stubClient({ readStream: () => trickle() });
+    await expect(new EventStoreDbEventStore(client, { readDeadlineMs: 60 }).readStream('s', { fromRevision: 0, maxCount: 10 })).rejects.toBeInstanceOf(
+      DeadlineExceededError,
+    );
+  });
+
+  it('a page that completes in time is returned whole, and its timer does not outlive it', async () => {
+    const { client } = stubClient({ readStream: () => page([esdbEvent({ streamId: 's', revision: 0, position: 10 })]) });
+    const store = new EventStoreDbEventStore(client, { readDeadlineMs: 60_000 });
+    const events = await store.readStream('s', { fromRevision: 0, maxCount: 10 });
+    expect(events.map((e) => e.position)).toEqual([10]);
   });
 });

@@ -44,7 +44,7 @@ export type { SubscriptionHealth } from './eventstoredb-subscription.js';
 
 /*
  * EventStoreDB/KurrentDB adapter for the `EventStore` port: a thin mapping onto
- * @kurrent/kurrentdb-client (why not @eventstore/db-client 6.2.1: README, "EventStoreDB client").
+ * @kurrent/kurrentdb-client (why not @eventstore/db-client 6.2.1: README, section "EventStoreDB").
  * Positions are `$all` commit positions (why that is sound: docs/positions.md); the
  * mappings live in `eventstoredb-mappers.ts`, the resubscribing subscription in
  * `eventstoredb-subscription.ts`.

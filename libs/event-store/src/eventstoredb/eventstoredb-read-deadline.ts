@@ -14,8 +14,9 @@ import { DeadlineExceededError } from '@kurrent/kurrentdb-client';
  * Drains one read page, failing with the client's own `DeadlineExceededError` (what a gRPC
  * deadline produced with client 6.2.1) when the whole page has not arrived within
  * `deadlineMs`. The bridge's iterator cannot be cancelled, so a timed-out read is abandoned:
- * its late events are dropped, it stops being pulled, and its late error is swallowed here,
- * since an unobserved rejection would end the process.
+ * its late events are dropped and it stops being pulled. Its late error goes nowhere, but it
+ * is observed (the race below subscribed to `drain`), so it cannot become an unhandled
+ * rejection, which would end the process.
  */
 export async function drainWithin<T>(page: AsyncIterable<T>, deadlineMs: number, what: string): Promise<T[]> {
   const iterator = page[Symbol.asyncIterator]();
@@ -25,7 +26,8 @@ export async function drainWithin<T>(page: AsyncIterable<T>, deadlineMs: number,
     for (;;) {
       const next = await iterator.next();
       if (abandoned) {
-        // Ends the generator (and the bridge stream under it) instead of pulling the rest.
+        // Closes the client's generator instead of pulling the rest. The bridge offers no cancel:
+        // the native stream under it is released only once the runtime drops it.
         await iterator.return?.();
         return items;
       }
@@ -37,7 +39,6 @@ export async function drainWithin<T>(page: AsyncIterable<T>, deadlineMs: number,
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       abandoned = true;
-      drain.catch(() => undefined);
       reject(new DeadlineExceededError(undefined, `${what}: EventStoreDB did not answer within ${deadlineMs} ms`));
     }, deadlineMs);
   });

@@ -58,7 +58,8 @@ export class LedgerImport {
       appendRetriesMax: 3,
       backoffBaseMs: 2,
       backoffMaxMs: 200,
-      streamCacheMax: Math.max(options.customersCachedMax, options.inFlightMax),
+      // Lanes with work in flight are never evicted, so the cache holds at least the customers in flight.
+      streamCacheMax: options.customersCachedMax,
       readPageSize: 1000,
       clock: () => new Date(),
     });

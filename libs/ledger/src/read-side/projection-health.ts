@@ -70,16 +70,18 @@ export async function checkProjectionHealth(
   if (state === 'failed') problems.push(`the projector gave up: ${messageOf(projection.runner.failure)}`);
   if (state === 'stopped') problems.push('the projector is stopped (shutting down)');
   if (state === 'projecting') {
-    try {
-      head =
-        eventStore.headPosition === undefined
-          ? null
-          : await withDeadline(eventStore.headPosition(), options.deadlineMs, 'head position');
-    } catch (error) {
-      problems.push(`the event store did not answer: ${messageOf(error)}`);
+    // Lag is known only when the store can tell its head and did so in time.
+    let headKnown = false;
+    if (eventStore.headPosition !== undefined) {
+      try {
+        head = await withDeadline(eventStore.headPosition(), options.deadlineMs, 'head position');
+        headKnown = true;
+      } catch (error) {
+        problems.push(`the event store did not answer: ${messageOf(error)}`);
+      }
     }
     const applied = progress.appliedPosition;
-    if (head !== null || eventStore.headPosition !== undefined) lag = (head ?? 0) - (applied ?? 0);
+    if (headKnown) lag = (head ?? 0) - (applied ?? 0);
     if (lag !== null && lag < 0)
       problems.push(`the checkpoint ${applied} is beyond the log's head ${head ?? 'none'}: read models of another log?`);
     // Signs of a working subscription; a subscription in a failure streak proves nothing by (re)starting.

@@ -69,6 +69,7 @@ export async function openProjectionProcess(
     leaseTtlMs: config.projectorLeaseTtlMs,
     leaseRenewMs: config.projectorLeaseRenewMs,
     log: options.log.runner,
+    failureLog: options.log.projector,
   });
   return {
     projector,

@@ -8,6 +8,12 @@ export interface ProjectorRunnerOptions {
   /** How often the holder renews and a stand-by retries; well inside the TTL. */
   readonly leaseRenewMs: number;
   readonly log: (level: 'info' | 'warn' | 'error', message: string, error?: unknown) => void;
+  /**
+   * Where giving up is logged (see the class comment); `log` by default. The API writes its
+   * runner's lease trouble as warnings, but a projector that refuses to start is an error
+   * in every process.
+   */
+  readonly failureLog?: (level: 'error', message: string, error?: unknown) => void;
   /** Whether a lease holder is known to be dead; by default, a process of this host whose pid is gone. */
   readonly holderIsDead?: (holder: string) => boolean;
 }
@@ -132,7 +138,7 @@ export class ProjectorRunner {
 
   private async giveUp(error: unknown): Promise<void> {
     this.failed = error;
-    this.options.log(
+    (this.options.failureLog ?? this.options.log)(
       'error',
       `${this.options.owner} could not start the projector; releasing the lease and not projecting until restarted`,
       error,
