@@ -25,6 +25,7 @@ const API_SCRIPT = join(ROOT, 'dist', 'apps', 'api', 'src', 'main.js');
 const CLI_SCRIPT = join(ROOT, 'dist', 'apps', 'cli', 'src', 'main.js');
 const RESULTS_DIR = join(ROOT, 'bench', 'results');
 const API_KEY = 'sk_bench_batch_0001';
+const API_KEYS = `${API_KEY}:biz_batch_bench`;
 const QUICK = process.env.BENCH_QUICK === '1';
 /** Node flags for the API child only, for diagnosis (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). */
 const API_NODE_ARGS = (process.env.BENCH_API_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
@@ -79,7 +80,7 @@ async function main(): Promise<number> {
       script: API_SCRIPT,
       env: {
         NODE_ENV: 'production',
-        API_KEYS: `${API_KEY}:biz_batch_bench`,
+        API_KEYS,
         LOG_LEVEL: 'warn',
         DATA_DIR: dataDir,
         // One key drives all the load: the bench measures the ledger, not the limiter.
@@ -113,6 +114,7 @@ async function main(): Promise<number> {
       log(`import of ${imported.lines} lines: ${imported.linesPerS} lines/s, peak RSS ${imported.peakRssMiB} MiB, exit ${imported.exitCode}`);
       if (imported.exitCode !== 0) problems.push(`ledger import exited ${imported.exitCode}: ${imported.output.slice(-500)}`);
     }
+    const importOk = imported !== null && imported.exitCode === 0;
     await api.stop();
     api = null;
 
@@ -126,7 +128,7 @@ async function main(): Promise<number> {
       raw,
       sizes,
       apiPeakRssMiB: peakRssBytes === null ? null : Math.round(peakRssBytes / 1024 / 1024),
-      import: imported === null ? null : { lines: imported.lines, seconds: imported.seconds, linesPerS: imported.linesPerS, peakRssMiB: imported.peakRssMiB },
+      import: !importOk || imported === null ? null : { lines: imported.lines, seconds: imported.seconds, linesPerS: imported.linesPerS, peakRssMiB: imported.peakRssMiB },
       targets: at1000 === undefined ? [] : [
         { name: `≥ ${TARGETS.entriesPerSAtBatch1000} durable entries/s at batch 1,000`, value: at1000.entriesPerS, met: at1000.entriesPerS >= TARGETS.entriesPerSAtBatch1000 },
         { name: `≥ ${TARGETS.rawFraction} of the raw insert rate at batch 1,000`, value: round(at1000.entriesPerS / raw.rowsPerS, 3), met: at1000.entriesPerS >= TARGETS.rawFraction * raw.rowsPerS },
@@ -208,7 +210,8 @@ async function runImport(dataDir: string) {
   log(`importing ${lines} lines with ledger import (--in-flight ${SETTINGS.importInFlight})`);
   const started = performance.now();
   const child = spawn(process.execPath, [CLI_SCRIPT, 'import', file, '--business', 'biz_batch_bench', '--in-flight', String(SETTINGS.importInFlight)], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', LOG_LEVEL: 'warn', DATA_DIR: dataDir },
+    // The API's configuration: the CLI reads the same variables with the same rules.
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', LOG_LEVEL: 'warn', DATA_DIR: dataDir, API_KEYS: API_KEYS },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

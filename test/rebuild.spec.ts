@@ -19,6 +19,7 @@ import {
   RebuildInterruptedError,
   WalletProjector,
   type LedgerConfig,
+  type ReadModelBackend,
   type RebuildProgress,
   type ReplayedEvent,
 } from '#ledger';
@@ -245,6 +246,91 @@ describe('a reader that missed the switch', () => {
       await backend.close();
       await logHead.close();
       await reader.close();
+      await events.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * MongoDB reads a dropped collection as empty instead of failing, so a reader on a dropped
+ * version finds nothing (a 404 at the API). The same SQLite backend, with the dropped
+ * version answering as MongoDB does, drives that path of `ActiveReadModels` without a server
+ * (`rebuild-mongo.e2e.spec.ts` has it on a real one).
+ */
+describe('a reader on a version dropped under it that reads as empty (as MongoDB does)', () => {
+  function readingDroppedAsEmpty(backend: ReadModelBackend, dropped: Set<number>): ReadModelBackend {
+    return {
+      ...backend,
+      registry: backend.registry,
+      checkpointOf: (version) => backend.checkpointOf(version),
+      lease: (name) => backend.lease(name),
+      close: () => backend.close(),
+      openVersion: async (version) => {
+        const store = await backend.openVersion(version);
+        const gone = () => dropped.has(version);
+        return {
+          ...store,
+          applyEvents: (events) => store.applyEvents(events),
+          close: () => store.close(),
+          drop: async () => {
+            dropped.add(version);
+            await store.drop();
+          },
+          checkpoint: async () => (gone() ? null : store.checkpoint()),
+          logIdentity: async () => (gone() ? null : (store.logIdentity?.() ?? null)),
+          findCustomer: async (businessId, customerId) => (gone() ? null : store.findCustomer(businessId, customerId)),
+          listCustomers: async (businessId, query) => (gone() ? [] : store.listCustomers(businessId, query)),
+          listWallets: async (customerId) => (gone() ? [] : store.listWallets(customerId)),
+          listLedgerEntries: async (customerId, query) => (gone() ? [] : store.listLedgerEntries(customerId, query)),
+        };
+      },
+    };
+  }
+
+  it('finds nothing, follows the registry and answers from the new version instead of "not found"', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'ledger-dropped-empty-'));
+    const config = sqliteConfig(dataDir);
+    await generatedStore(dataDir, 1_000, 10);
+    const events = new SqliteEventStore({
+      filename: join(dataDir, 'events.sqlite'),
+      groupCommitMax: 100,
+      idlePollMs: 20,
+      busyTimeoutMs: 5000,
+      clock: () => new Date(),
+    });
+    const dropped = new Set<number>();
+    const logHead = openLogHead(config, events);
+    const backend = readingDroppedAsEmpty(await openReadModelBackend(config), dropped);
+    let reader: ActiveReadModels | null = null;
+    try {
+      // v2 is built and served; the reader opens on it and never polls on its own.
+      await rebuildProjection({ eventStore: events, backend, logHead }, { dropDelayMs: 0 });
+      reader = await ActiveReadModels.open(readingDroppedAsEmpty(await openReadModelBackend(config), dropped), {
+        name: 'wallet',
+        initialVersion: 1,
+        pollMs: 3_600_000,
+        catchUpTimeoutMs: 1000,
+        closeGraceMs: 100,
+      });
+      const [first] = await events.readAll({ after: null, maxCount: 1 });
+      const customerId = (first.data as { customerId: string }).customerId;
+      expect(await reader.findCustomer(BIZ_A, customerId)).not.toBeNull();
+
+      await rebuildProjection({ eventStore: events, backend, logHead }, { dropDelayMs: 0 });
+      expect(dropped.has(2)).toBe(true);
+      expect(reader.activeVersion).toBe(2);
+
+      expect((await reader.findCustomer(BIZ_A, customerId))?.customerId).toBe(customerId);
+      expect(reader.activeVersion).toBe(3);
+      expect((await reader.listWallets(customerId)).map((w) => w.currency)).toEqual(['INR', 'USD']);
+      expect(await reader.checkpoint()).toBe(1_000);
+      // A customer that does not exist is still not found, after one look at the registry.
+      expect(await reader.findCustomer(BIZ_A, 'cus_nobody')).toBeNull();
+    } finally {
+      await reader?.close();
+      await backend.close();
+      await logHead.close();
       await events.close();
       rmSync(dataDir, { recursive: true, force: true });
     }
