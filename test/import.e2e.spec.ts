@@ -148,7 +148,8 @@ describe('ledger import across SIGKILL', () => {
 
   it('applies every line exactly once when an interrupted import is run again', async () => {
     const customers = 200;
-    const entriesPerCustomer = 60;
+    // Large enough that the import is still running when the kill comes, even on a fast machine.
+    const entriesPerCustomer = 150;
     const lines: string[] = [];
     for (let c = 0; c < customers; c += 1) lines.push(JSON.stringify({ type: 'customer', ref: `k${c}`, email: `k${c}@kill.test`, name: `K ${c}` }));
     for (let c = 0; c < customers; c += 1) lines.push(JSON.stringify({ type: 'opening_balance', customer: `k${c}`, currency: 'USD', amount: 10_000 }));
