@@ -29,7 +29,7 @@ done
 
 # positive_data_acceptance is left out on purpose: schema-valid requests are refused by business
 # rules the schema cannot express (a debit above the balance, an unknown customer id).
-"$VENV/bin/st" run "http://127.0.0.1:$port/openapi.json" \
+"$VENV/bin/st" --config-file scripts/schemathesis.toml run "http://127.0.0.1:$port/openapi.json" \
   -H "Authorization: Bearer $KEY" \
   --checks all --exclude-checks positive_data_acceptance \
   --max-examples "$MAX_EXAMPLES" --workers 2

@@ -69,7 +69,7 @@ describe(`total_balance_usd at 2^53 − 1 (read models: ${READ_MODEL_BACKEND})`,
       expect((await credit(100, 'INR')).status).toBe(200);
       await first.stop();
       // At 2 USD per rupee the 100 paise are 200 cents: MAX + 100 in all.
-      raised = await startTestServer({ dataDir: first.dataDir, env: { USD_RATES: 'INR:2' } });
+      raised = await startTestServer({ dataDir: first.dataDir, mongoDbName: first.config.mongoDbName, env: { USD_RATES: 'INR:2' } });
       const response = await raised.fetch(`/customers/${id}/wallets`);
       expect(response.status).toBe(422);
       expect(await response.json()).toMatchObject({ code: 'WALLET.TOTAL_BALANCE_OVERFLOW' });
