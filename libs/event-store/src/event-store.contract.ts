@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CheckpointNotInLogError, checkLogIdentity, logIdentityOf } from './log-identity.js';
 import { APPEND_BATCH_MAX, WrongExpectedRevisionError, type EventStore, type NewEvent, type RecordedEvent } from './event-store.port.js';
+import { SNAPSHOT_STATE_BYTES_MAX, readTrustedSnapshot, type SnapshotStore } from './snapshot-store.port.js';
 
 export interface EventStoreHarness {
   readonly store: EventStore;
@@ -204,6 +205,91 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreH
       }
       recorded = 'another-log-first-event@1';
       await expect(checkLogIdentity(store, readModels, last.lastPosition)).rejects.toThrow(/built from the log starting with another-log/);
+    });
+
+    describe('snapshots', () => {
+      const VERSION = 3;
+      let snapshots: SnapshotStore;
+
+      beforeEach(() => {
+        // Every adapter keeps snapshots: the write side's cold loads depend on them.
+        expect(store.snapshots).toBeDefined();
+        snapshots = store.snapshots!;
+      });
+
+      async function streamOf(label: string, events: number): Promise<{ id: string; positions: number[] }> {
+        const id = stream(label);
+        await store.append(
+          id,
+          'no_stream',
+          Array.from({ length: events }, (_, i) => newEvent('E', { i })),
+        );
+        const stored = await store.readStream(id, { fromRevision: 0, maxCount: events });
+        return { id, positions: stored.map((e) => e.position) };
+      }
+
+      it('reads null for a stream without one; a write replaces the previous one, per stream', async () => {
+        const a = await streamOf('snap-a', 5);
+        const b = await streamOf('snap-b', 2);
+        expect(await snapshots.readSnapshot(a.id)).toBeNull();
+        await snapshots.writeSnapshot({ streamId: a.id, revision: 1, stateVersion: VERSION, state: { n: 1, list: ['x'] } });
+        await snapshots.writeSnapshot({ streamId: a.id, revision: 3, stateVersion: VERSION, state: { n: 3, list: ['y', 'z'] } });
+        await snapshots.writeSnapshot({ streamId: b.id, revision: 0, stateVersion: VERSION, state: { n: 0 } });
+        expect(await snapshots.readSnapshot(a.id)).toEqual({
+          streamId: a.id,
+          revision: 3,
+          stateVersion: VERSION,
+          state: { n: 3, list: ['y', 'z'] },
+        });
+        expect(await snapshots.readSnapshot(b.id)).toEqual({
+          streamId: b.id,
+          revision: 0,
+          stateVersion: VERSION,
+          state: { n: 0 },
+        });
+      });
+
+      it('trusts a stale snapshot (behind the stream) and the stream holds the events to catch up from it', async () => {
+        const { id, positions } = await streamOf('snap-stale', 6);
+        await snapshots.writeSnapshot({ streamId: id, revision: 2, stateVersion: VERSION, state: { upTo: 2 } });
+        const trusted = await readTrustedSnapshot(store, id, VERSION);
+        expect(trusted?.snapshot).toEqual({ streamId: id, revision: 2, stateVersion: VERSION, state: { upTo: 2 } });
+        // The position of its last event: what a reader must wait for when nothing follows.
+        expect(trusted?.position).toBe(positions[2]);
+        const rest = await store.readStream(id, { fromRevision: trusted!.snapshot.revision + 1, maxCount: 100 });
+        expect(rest.map((e) => e.data)).toEqual([{ i: 3 }, { i: 4 }, { i: 5 }]);
+      });
+
+      it('trusts a snapshot at the head of the stream', async () => {
+        const { id, positions } = await streamOf('snap-head', 3);
+        await snapshots.writeSnapshot({ streamId: id, revision: 2, stateVersion: VERSION, state: { upTo: 2 } });
+        expect((await readTrustedSnapshot(store, id, VERSION))?.position).toBe(positions[2]);
+      });
+
+      it('ignores a snapshot written by another version of the fold', async () => {
+        const { id } = await streamOf('snap-old', 4);
+        await snapshots.writeSnapshot({ streamId: id, revision: 2, stateVersion: VERSION - 1, state: { upTo: 2 } });
+        expect(await readTrustedSnapshot(store, id, VERSION)).toBeNull();
+      });
+
+      it('ignores a snapshot that claims a revision beyond the stream, or of a stream with no events', async () => {
+        const { id } = await streamOf('snap-beyond', 3);
+        await snapshots.writeSnapshot({ streamId: id, revision: 3, stateVersion: VERSION, state: { upTo: 3 } });
+        expect(await readTrustedSnapshot(store, id, VERSION)).toBeNull();
+        const empty = stream('snap-empty');
+        await snapshots.writeSnapshot({ streamId: empty, revision: 0, stateVersion: VERSION, state: {} });
+        expect(await readTrustedSnapshot(store, empty, VERSION)).toBeNull();
+      });
+
+      it('refuses a state larger than SNAPSHOT_STATE_BYTES_MAX and keeps the previous snapshot', async () => {
+        const { id } = await streamOf('snap-big', 2);
+        await snapshots.writeSnapshot({ streamId: id, revision: 0, stateVersion: VERSION, state: { small: true } });
+        const big = { filler: 'x'.repeat(SNAPSHOT_STATE_BYTES_MAX) };
+        await expect(
+          snapshots.writeSnapshot({ streamId: id, revision: 1, stateVersion: VERSION, state: big }),
+        ).rejects.toBeInstanceOf(RangeError);
+        expect((await snapshots.readSnapshot(id))?.state).toEqual({ small: true });
+      });
     });
   });
 }

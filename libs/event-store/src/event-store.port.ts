@@ -1,3 +1,5 @@
+import type { SnapshotStore } from './snapshot-store.port.js';
+
 /**
  * The event store port. Few methods on purpose: every adapter (in-memory, SQLite,
  * EventStoreDB) must pass the same contract suite (`event-store.contract.ts`).
@@ -80,6 +82,8 @@ export interface SubscriptionHeartbeat {
 export type EventBatchHandler = (events: readonly RecordedEvent[]) => Promise<void>;
 
 export interface EventStore {
+  /** Where this store keeps snapshots of streams, when it can (see `snapshot-store.port.ts`). */
+  readonly snapshots?: SnapshotStore;
   /** Appends atomically, or throws `WrongExpectedRevisionError` and writes nothing. */
   append(streamId: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<AppendResult>;
   /** Events of one stream in revision order; an unknown stream reads as empty. */
@@ -113,6 +117,21 @@ export class WrongExpectedRevisionError extends Error {
   ) {
     super(`Stream ${streamId}: expected revision ${String(expected)}, actual ${String(actual)}`);
     this.name = 'WrongExpectedRevisionError';
+  }
+}
+
+/**
+ * The store refused an append that resending cannot change: the write is too large, the stream
+ * is deleted, or the credentials may not write it. Nothing was written; callers must not retry.
+ */
+export class StoreRefusedError extends Error {
+  constructor(
+    readonly streamId: string,
+    readonly reason: 'too_large' | 'stream_deleted' | 'access_denied',
+    options?: { cause?: unknown },
+  ) {
+    super(`Stream ${streamId}: the store refused the append (${reason})`, options);
+    this.name = 'StoreRefusedError';
   }
 }
 

@@ -59,6 +59,7 @@ describe('loadLedgerConfig', () => {
         readYourWritesTimeoutMs: 5000,
         commandRetriesMax: 10,
         streamCacheMax: 50_000,
+        snapshotEveryEvents: 1000,
         requestTimeoutMs: 15_000,
         rateLimitPerSecond: 2000,
         rateLimitBurst: 4000,
@@ -243,6 +244,8 @@ describe('loadLedgerConfig', () => {
       ['COMMAND_RETRIES_MAX', '100', 'commandRetriesMax', 100],
       ['STREAM_CACHE_MAX', '100', 'streamCacheMax', 100],
       ['STREAM_CACHE_MAX', '10000000', 'streamCacheMax', 10_000_000],
+      ['SNAPSHOT_EVERY_EVENTS', '100', 'snapshotEveryEvents', 100],
+      ['SNAPSHOT_EVERY_EVENTS', '1000000', 'snapshotEveryEvents', 1_000_000],
       ['REQUEST_TIMEOUT_MS', '1000', 'requestTimeoutMs', 1000],
       ['REQUEST_TIMEOUT_MS', '300000', 'requestTimeoutMs', 300_000],
     ] as const)('accepts %s=%s', (name, raw, field, expected) => {
@@ -269,6 +272,8 @@ describe('loadLedgerConfig', () => {
       ['COMMAND_RETRIES_MAX', '101'],
       ['STREAM_CACHE_MAX', '99'],
       ['STREAM_CACHE_MAX', '10000001'],
+      ['SNAPSHOT_EVERY_EVENTS', '99'],
+      ['SNAPSHOT_EVERY_EVENTS', '1000001'],
       ['REQUEST_TIMEOUT_MS', '999'],
       ['REQUEST_TIMEOUT_MS', '300001'],
     ])('rejects %s=%s, naming the variable and the value', (name, raw) => {

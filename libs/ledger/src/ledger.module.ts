@@ -41,6 +41,8 @@ import { UpdateCustomerHandler } from './update-customer/update-customer.handler
 import { CommandRunner } from './write-side/command-runner.js';
 import { WalletCommandExecutor } from './write-side/wallet-command-executor.js';
 
+const executorLogger = new Logger('WalletCommandExecutor');
+
 const HANDLERS = [
   AuditCustomerHandler,
   CreateCustomerHandler,
@@ -114,8 +116,10 @@ export class LedgerModule {
               backoffMaxMs: 200,
               streamCacheMax: config.streamCacheMax,
               readPageSize: 1000,
+              snapshotEveryEvents: config.snapshotEveryEvents,
               clock: () => new Date(),
               observer: metrics,
+              warn: (message, error) => executorLogger.warn(error instanceof Error ? `${message}: ${error.message}` : message),
             }),
         },
         {

@@ -44,6 +44,16 @@ export class IdempotencyIndex {
     return record.occurredAtMs >= notBeforeMs ? record : undefined;
   }
 
+  /**
+   * The records visible at `version` and not older than `notBeforeMs`, oldest first: what a
+   * serialised state must carry (re-adding them in this order restores the time order).
+   */
+  *visibleAt(version: number, notBeforeMs: number): IterableIterator<IdempotencyRecord> {
+    for (const record of this.records.values()) {
+      if (record.version <= version && record.occurredAtMs >= notBeforeMs) yield record;
+    }
+  }
+
   add(record: IdempotencyRecord): this {
     // Re-inserting moves a reused (expired) key to the back, keeping time order.
     this.records.delete(record.key);

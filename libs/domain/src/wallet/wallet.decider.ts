@@ -40,6 +40,15 @@ export interface WalletState {
   readonly idempotency: IdempotencyIndex;
 }
 
+/**
+ * Version of the fold (`evolve` and the shape of `WalletState`). A stored snapshot of a state
+ * is only trusted when it was written under this same version; otherwise the stream is folded
+ * from its start. Bump it with every change to `evolve` or `WalletState` (what a state holds,
+ * or how an event changes it): a snapshot from the old fold would otherwise stand in for a
+ * state the new fold would never produce.
+ */
+export const WALLET_STATE_VERSION = 1;
+
 export function initialWalletState(): WalletState {
   return { version: 0, customer: null, wallets: new Map(), idempotency: new IdempotencyIndex() };
 }

@@ -1,7 +1,10 @@
 import { Readable } from 'node:stream';
 import {
   ANY,
+  AccessDeniedError,
   DeadlineExceededError,
+  MaxAppendSizeExceededError,
+  StreamDeletedError,
   NO_STREAM,
   START,
   StreamNotFoundError,
@@ -16,7 +19,7 @@ import {
   type ReadStreamOptions as EsdbReadStreamOptions,
   type SubscribeToAllOptions,
 } from '@kurrent/kurrentdb-client';
-import { WrongExpectedRevisionError, type NewEvent, type RecordedEvent } from '../event-store.port.js';
+import { StoreRefusedError, WrongExpectedRevisionError, type NewEvent, type RecordedEvent } from '../event-store.port.js';
 import {
   EVENT_ID_NAMESPACE,
   EventStoreDbEventStore,
@@ -214,6 +217,22 @@ describe('EventStoreDbEventStore (stub client, no server)', () => {
       const error = await store.append('wallet-c2', 5, [newEvent('e-1')]).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(WrongExpectedRevisionError);
       expect(error).toMatchObject({ streamId: 'wallet-c2', expected: 5, actual: 'no_stream' });
+    });
+
+    it.each([
+      ['too large', () => new MaxAppendSizeExceededError(undefined, 1024), 'too_large'],
+      ['a deleted stream', () => new StreamDeletedError(undefined, 'wallet-c3'), 'stream_deleted'],
+      ['denied access', () => new AccessDeniedError(undefined, 'access denied'), 'access_denied'],
+    ] as const)('maps a refusal for %s to StoreRefusedError, which callers do not retry', async (_name, refusal, reason) => {
+      const { client } = stubClient({
+        append: async () => {
+          throw refusal();
+        },
+      });
+      const store = new EventStoreDbEventStore(client);
+      const error = await store.append('wallet-c3', 0, [newEvent('e-1')]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StoreRefusedError);
+      expect(error).toMatchObject({ streamId: 'wallet-c3', reason });
     });
 
     it('passes other client errors through unchanged', async () => {

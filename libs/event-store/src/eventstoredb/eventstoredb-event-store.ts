@@ -18,6 +18,7 @@ import {
   fromEsdbEvent,
   isStreamNotFound,
   isWrongExpectedVersion,
+  toStoreRefusal,
   toActualRevision,
   toEsdbEvent,
   toEsdbExpectedRevision,
@@ -26,6 +27,7 @@ import {
   toSafeNumber,
 } from './eventstoredb-mappers.js';
 import { drainWithin } from './eventstoredb-read-deadline.js';
+import { EventStoreDbSnapshotStore } from './eventstoredb-snapshots.js';
 import { subscribeToAllWithResubscribe, type SubscriptionHealth } from './eventstoredb-subscription.js';
 
 export {
@@ -41,6 +43,7 @@ export {
   toReadPosition,
 } from './eventstoredb-mappers.js';
 export type { SubscriptionHealth } from './eventstoredb-subscription.js';
+export { SNAPSHOT_EVENT_TYPE, fromEsdbSnapshotEvent, snapshotStreamOf, toEsdbSnapshotEvent } from './eventstoredb-snapshots.js';
 
 /*
  * EventStoreDB/KurrentDB adapter for the `EventStore` port: a thin mapping onto
@@ -51,7 +54,7 @@ export type { SubscriptionHealth } from './eventstoredb-subscription.js';
  */
 
 /** The few client methods the adapter uses; `KurrentDBClient` satisfies it, tests pass a stub. */
-export type EsdbClient = Pick<KurrentDBClient, 'appendToStream' | 'readStream' | 'readAll' | 'subscribeToAll' | 'dispose'>;
+export type EsdbClient = Pick<KurrentDBClient, 'appendToStream' | 'readStream' | 'readAll' | 'subscribeToAll' | 'setStreamMetadata' | 'dispose'>;
 
 export interface EventStoreDbEventStoreOptions {
   /** Consecutive subscription drops without a delivered batch before `onError` is called. Default 8. */
@@ -117,12 +120,14 @@ export class EventStoreDbEventStore implements EventStore {
   private readonly appendTails = new Map<string, Promise<unknown>>();
   private readonly subscriptions = new Set<Subscription>();
   private readonly health: SubscriptionHealth = { resubscribes: 0, lastDeliveryAtMs: null, lastHeartbeatAtMs: null, lastDropMessage: null };
+  readonly snapshots: EventStoreDbSnapshotStore;
 
   constructor(
     private readonly client: EsdbClient,
     options: EventStoreDbEventStoreOptions = {},
   ) {
     this.settings = { ...DEFAULTS, ...options };
+    this.snapshots = new EventStoreDbSnapshotStore(client, this.settings.readDeadlineMs);
   }
 
   /** E.g. `kurrentdb://localhost:2113?tls=false`; `esdb://` strings keep working (see `toKurrentDbScheme`). */
@@ -266,7 +271,7 @@ export class EventStoreDbEventStore implements EventStore {
       if (isWrongExpectedVersion(error)) {
         throw new WrongExpectedRevisionError(streamId, expected, toActualRevision(error.actualState));
       }
-      throw error;
+      throw toStoreRefusal(streamId, error) ?? error;
     }
     if (!result.success) {
       // Only reachable with throwOnAppendFailure=false (refused in fromConnectionString); the

@@ -13,7 +13,7 @@ import {
   type ReadPosition,
   type RecordedEvent as EsdbRecordedEvent,
 } from '@kurrent/kurrentdb-client';
-import type { EventMetadata, ExpectedRevision, NewEvent, RecordedEvent } from '../event-store.port.js';
+import { StoreRefusedError, type EventMetadata, type ExpectedRevision, type NewEvent, type RecordedEvent } from '../event-store.port.js';
 
 /*
  * Pure mappings between the port's types and the KurrentDB (EventStoreDB) client's. Why positions are
@@ -117,6 +117,21 @@ function hasErrorType(error: unknown, type: ErrorType): boolean {
 
 export function isWrongExpectedVersion(error: unknown): error is WrongExpectedVersionError {
   return error instanceof WrongExpectedVersionError || hasErrorType(error, ErrorType.WRONG_EXPECTED_VERSION);
+}
+
+/** The client's refusals that resending the same append cannot change, by our reason. */
+const PERMANENT_REFUSALS: ReadonlyArray<[ErrorType, StoreRefusedError['reason']]> = [
+  [ErrorType.MAXIMUM_APPEND_SIZE_EXCEEDED, 'too_large'],
+  [ErrorType.APPEND_RECORD_SIZE_EXCEEDED, 'too_large'],
+  [ErrorType.STREAM_DELETED, 'stream_deleted'],
+  [ErrorType.STREAM_TOMBSTONED, 'stream_deleted'],
+  [ErrorType.ACCESS_DENIED, 'access_denied'],
+];
+
+/** A client error as our `StoreRefusedError` when it is a permanent refusal, else null. */
+export function toStoreRefusal(streamId: string, error: unknown): StoreRefusedError | null {
+  const match = PERMANENT_REFUSALS.find(([type]) => hasErrorType(error, type));
+  return match === undefined ? null : new StoreRefusedError(streamId, match[1], { cause: error });
 }
 
 export function isStreamNotFound(error: unknown): boolean {

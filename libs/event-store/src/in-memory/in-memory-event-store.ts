@@ -13,12 +13,30 @@ import {
   type Subscription,
 } from '../event-store.port.js';
 import { checkExpectedRevision } from '../expected-revision.js';
+import { serialiseSnapshotState, type SnapshotStore, type StreamSnapshot } from '../snapshot-store.port.js';
+
+/** Snapshots kept as JSON text, so a reader never shares objects with the writer. */
+class InMemorySnapshotStore implements SnapshotStore {
+  private readonly byStream = new Map<string, { revision: number; stateVersion: number; state: string }>();
+
+  async readSnapshot(streamId: string): Promise<StreamSnapshot | null> {
+    const stored = this.byStream.get(streamId);
+    if (stored === undefined) return null;
+    return { streamId, revision: stored.revision, stateVersion: stored.stateVersion, state: JSON.parse(stored.state) };
+  }
+
+  async writeSnapshot(snapshot: StreamSnapshot): Promise<void> {
+    const state = serialiseSnapshotState(snapshot);
+    this.byStream.set(snapshot.streamId, { revision: snapshot.revision, stateVersion: snapshot.stateVersion, state });
+  }
+}
 
 /** For unit tests: the same contract as the durable stores, nothing survives the process. */
 export class InMemoryEventStore implements EventStore {
   private readonly log: RecordedEvent[] = [];
   private readonly streams = new Map<string, RecordedEvent[]>();
   private readonly signal = new AppendSignal();
+  readonly snapshots: SnapshotStore = new InMemorySnapshotStore();
 
   constructor(private readonly clock: () => Date = () => new Date()) {}
 

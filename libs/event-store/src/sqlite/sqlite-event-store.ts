@@ -14,6 +14,7 @@ import {
   type Subscription,
 } from '../event-store.port.js';
 import { checkExpectedRevision } from '../expected-revision.js';
+import { serialiseSnapshotState, type SnapshotStore, type StreamSnapshot } from '../snapshot-store.port.js';
 
 export interface SqliteEventStoreOptions {
   readonly filename: string;
@@ -58,7 +59,20 @@ CREATE TABLE IF NOT EXISTS events (
   recorded_at    TEXT    NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_stream_revision ON events (stream_id, revision);
+CREATE TABLE IF NOT EXISTS snapshots (
+  stream_id     TEXT    PRIMARY KEY,
+  revision      INTEGER NOT NULL,
+  state_version INTEGER NOT NULL,
+  state         TEXT    NOT NULL,
+  written_at    TEXT    NOT NULL
+);
 `;
+
+interface SnapshotRow {
+  revision: number;
+  state_version: number;
+  state: string;
+}
 
 /**
  * The embedded event store: one SQLite file in WAL mode with `synchronous=FULL`, so a
@@ -68,7 +82,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_stream_revision ON events (stream_id, r
  * commit): one fsync for many requests, while each append keeps its own
  * expected-revision check and fails alone.
  */
-export class SqliteEventStore implements EventStore {
+export class SqliteEventStore implements EventStore, SnapshotStore {
   private readonly db: Database.Database;
   private readonly signal = new AppendSignal();
   private queue: PendingAppend[] = [];
@@ -105,6 +119,32 @@ export class SqliteEventStore implements EventStore {
   async readAll(options: ReadAllOptions): Promise<RecordedEvent[]> {
     const rows = this.statements.readAll.all(options.after ?? 0, options.maxCount) as EventRow[];
     return rows.map(toRecorded);
+  }
+
+  /** Snapshots live in the events file, so a restored or copied log carries its own (checked against it on load). */
+  get snapshots(): SnapshotStore {
+    return this;
+  }
+
+  async readSnapshot(streamId: string): Promise<StreamSnapshot | null> {
+    const row = this.statements.readSnapshot.get(streamId) as SnapshotRow | undefined;
+    if (row === undefined) return null;
+    return { streamId, revision: row.revision, stateVersion: row.state_version, state: JSON.parse(row.state) };
+  }
+
+  /**
+   * Its own statement, outside the group-commit transaction: appends never wait on a snapshot,
+   * and a crash loses at most the snapshot (the events are the truth).
+   */
+  async writeSnapshot(snapshot: StreamSnapshot): Promise<void> {
+    const state = serialiseSnapshotState(snapshot);
+    this.statements.writeSnapshot.run(
+      snapshot.streamId,
+      snapshot.revision,
+      snapshot.stateVersion,
+      state,
+      this.options.clock().toISOString(),
+    );
   }
 
   async headPosition(): Promise<number | null> {
@@ -200,6 +240,13 @@ export class SqliteEventStore implements EventStore {
       ),
       readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
       headPosition: this.db.prepare('SELECT MAX(position) AS position FROM events'),
+      readSnapshot: this.db.prepare('SELECT revision, state_version, state FROM snapshots WHERE stream_id = ?'),
+      writeSnapshot: this.db.prepare(
+        `INSERT INTO snapshots (stream_id, revision, state_version, state, written_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (stream_id) DO UPDATE SET
+           revision = excluded.revision, state_version = excluded.state_version,
+           state = excluded.state, written_at = excluded.written_at`,
+      ),
     };
   }
 }

@@ -61,6 +61,7 @@ export class LedgerImport {
       // Lanes with work in flight are never evicted, so the cache holds at least the customers in flight.
       streamCacheMax: options.customersCachedMax,
       readPageSize: 1000,
+      snapshotEveryEvents: config.snapshotEveryEvents,
       clock: () => new Date(),
     });
     this.actor = { businessId: options.businessId, keyFingerprint: 'import', requestId: `import:${options.importId}` };

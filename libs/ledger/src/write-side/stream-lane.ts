@@ -5,6 +5,8 @@ import type { AppendResult, NewEvent } from '#event-store';
 export interface AppendBatch {
   readonly events: NewEvent[];
   readonly done: Promise<AppendResult>;
+  /** The lane's state right after this batch's last event; what a snapshot taken after it holds. */
+  stateAfter: WalletState | null;
   resolve(result: AppendResult): void;
   reject(error: unknown): void;
 }
@@ -18,7 +20,7 @@ export function newBatch(): AppendBatch {
   });
   // A batch nobody awaits (all its commands gave up) must not crash the process.
   done.catch(() => undefined);
-  return { events: [], done, resolve, reject };
+  return { events: [], done, stateAfter: null, resolve, reject };
 }
 
 /**
@@ -39,6 +41,10 @@ export class StreamLane {
   /** Batches waiting behind the in-flight one, oldest first; each fits in one append. */
   pending: AppendBatch[] = [];
   loading: Promise<void> | null = null;
+  /** Version (events folded) of the newest snapshot this process loaded or wrote; 0 when none. */
+  snapshotVersion = 0;
+  /** At most one snapshot write per stream at a time. */
+  snapshotting = false;
 
   constructor(readonly streamId: string) {}
 

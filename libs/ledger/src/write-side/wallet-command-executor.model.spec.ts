@@ -8,7 +8,7 @@ import {
   type LedgerEntryData,
   type RecordLedgerEntry,
 } from '#domain';
-import { InMemoryEventStore, type EventStore } from '#event-store';
+import { InMemoryEventStore, type EventStore, type StreamSnapshot } from '#event-store';
 import { WalletCommandExecutor } from './wallet-command-executor.js';
 
 const decider: DeciderConfig = {
@@ -29,9 +29,21 @@ const opArb: fc.Arbitrary<Op> = fc.record({
 });
 
 /** The store's I/O resolves in an order fast-check chooses, so commands interleave in every way it can find. */
-function scheduledStore(s: fc.Scheduler): EventStore {
+function scheduledStore(s: fc.Scheduler, counts: { snapshotsWritten: number; snapshotsRead: number }): EventStore {
   const store = new InMemoryEventStore();
   return {
+    // Snapshot reads and writes interleave with everything else too.
+    snapshots: {
+      readSnapshot: s.scheduleFunction(async (streamId: string) => {
+        const snapshot = await store.snapshots.readSnapshot(streamId);
+        if (snapshot !== null) counts.snapshotsRead += 1;
+        return snapshot;
+      }),
+      writeSnapshot: s.scheduleFunction(async (snapshot: StreamSnapshot) => {
+        await store.snapshots.writeSnapshot(snapshot);
+        counts.snapshotsWritten += 1;
+      }),
+    },
     append: s.scheduleFunction((...args: Parameters<EventStore['append']>) => store.append(...args)),
     readStream: s.scheduleFunction((...args: Parameters<EventStore['readStream']>) => store.readStream(...args)),
     readAll: (o) => store.readAll(o),
@@ -40,12 +52,27 @@ function scheduledStore(s: fc.Scheduler): EventStore {
   };
 }
 
-describe('WalletCommandExecutor under interleavings, two writers on one store (model-based)', () => {
+describe.each([
+  ['without snapshots', undefined],
+  // Every 2 events: reloads after conflicts start from snapshots, often stale ones.
+  ['with a snapshot every 2 events', 2],
+])('WalletCommandExecutor under interleavings, two writers on one store (model-based), %s', (_label, snapshotEveryEvents) => {
+  const counts = { snapshotsWritten: 0, snapshotsRead: 0 };
+
+  afterAll(() => {
+    // The snapshot variant must have exercised snapshots, or it proves nothing beyond the other.
+    if (snapshotEveryEvents !== undefined) {
+      expect(counts.snapshotsWritten).toBeGreaterThan(0);
+      expect(counts.snapshotsRead).toBeGreaterThan(0);
+    }
+  });
+
   it('matches a plain sequential model whatever the interleaving', async () => {
     await fc.assert(
       fc.asyncProperty(fc.scheduler(), fc.array(opArb, { minLength: 1, maxLength: 25 }), async (s, ops) => {
-        const store = scheduledStore(s);
+        const store = scheduledStore(s, counts);
         const options = {
+          snapshotEveryEvents,
           retriesMax: 50,
           appendRetriesMax: 0,
           backoffBaseMs: 0,

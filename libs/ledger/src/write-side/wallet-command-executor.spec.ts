@@ -9,6 +9,7 @@ import {
 } from '#domain';
 import {
   InMemoryEventStore,
+  StoreRefusedError,
   WrongExpectedRevisionError,
   type EventStore,
   type ExpectedRevision,
@@ -173,6 +174,18 @@ describe('WalletCommandExecutor', () => {
     const { result } = await entry(executor, 'cus_1', 'credit', 42);
     expect(result).toBe(42);
     expect((await streamTypes(store, 'cus_1')).filter((t) => t === 'WalletCredited')).toHaveLength(1);
+  });
+
+  it('does not resend an append the store refused for good (too large, deleted stream, denied access)', async () => {
+    const store = new InstrumentedStore();
+    const executor = newExecutor(store);
+    await createCustomer(executor, 'cus_1');
+    const appendsBefore = store.appends;
+    store.failNext.push(() => new StoreRefusedError('wallet-cus_1', 'access_denied'));
+    await expect(entry(executor, 'cus_1', 'credit', 42)).rejects.toBeTruthy();
+    // One attempt, where an error of unknown outcome would have been resent (appendRetriesMax: 2).
+    expect(store.appends - appendsBefore).toBe(1);
+    expect((await streamTypes(store, 'cus_1')).filter((t) => t === 'WalletCredited')).toHaveLength(0);
   });
 
   it('re-decides everything built on a failed append, so no entry rests on state that was never stored', async () => {

@@ -6,6 +6,7 @@ import {
   evolveAll,
   initialWalletState,
   decodeWalletEvent,
+  WALLET_STATE_VERSION,
   walletStreamId,
   type DeciderConfig,
   type WalletCommand,
@@ -13,13 +14,16 @@ import {
 } from '#domain';
 import {
   APPEND_BATCH_MAX,
+  StoreRefusedError,
   WrongExpectedRevisionError,
+  readTrustedSnapshot,
   type AppendResult,
   type EventMetadata,
   type EventStore,
 } from '#event-store';
 import type { CommandObserver } from '../observability/ledger-metrics.js';
 import { StreamLane, type AppendBatch } from './stream-lane.js';
+import { walletStateFromJson, walletStateToJson } from './wallet-snapshot.js';
 
 export interface ExecutorOptions {
   /** Retries of a command after a concurrency conflict. */
@@ -31,8 +35,15 @@ export interface ExecutorOptions {
   /** Streams whose state stays cached; the least recently used idle ones are dropped past this. */
   readonly streamCacheMax: number;
   readonly readPageSize: number;
+  /**
+   * Events between two snapshots of a stream (when the store keeps snapshots); absent: none are
+   * written. A cold load then folds at most this many events after the snapshot.
+   */
+  readonly snapshotEveryEvents?: number;
   readonly clock: () => Date;
   readonly observer?: CommandObserver;
+  /** Where trouble that never fails a command (a snapshot not read or not written) is reported. Default: a JSON line on stderr. */
+  readonly warn?: (message: string, error: unknown) => void;
 }
 
 export interface CommandContext {
@@ -161,6 +172,7 @@ export class WalletCommandExecutor {
     lane.state = next;
     // An append carries at most APPEND_BATCH_MAX events; a busier lane queues several batches.
     const batch = lane.batchFor(events.length, APPEND_BATCH_MAX);
+    batch.stateAfter = next;
     const metadata: EventMetadata = { ...context.metadata, correlationId: context.correlationId, causationId: context.commandId, actor: context.actor };
     events.forEach((event, index) => {
       // Deterministic per command: a store that deduplicates by id (EventStoreDB) drops a resent copy.
@@ -183,6 +195,7 @@ export class WalletCommandExecutor {
         lane.inFlight = null;
         batch.resolve(result);
         this.flush(lane);
+        this.maybeSnapshot(lane, batch.stateAfter);
       },
       (error: unknown) => this.failLane(lane, batch, error),
     );
@@ -225,8 +238,9 @@ export class WalletCommandExecutor {
         return result;
       } catch (error) {
         this.options.observer?.appended(performance.now() - startedMs, false);
-        // A conflict or a refused request (e.g. too many events) cannot succeed by resending it.
-        const final = error instanceof WrongExpectedRevisionError || error instanceof RangeError;
+        // A conflict or a refused request (too many events, too large, a deleted stream, denied
+        // access) cannot succeed by resending it.
+        const final = error instanceof WrongExpectedRevisionError || error instanceof RangeError || error instanceof StoreRefusedError;
         if (final || attempt >= this.options.appendRetriesMax) throw error;
         await sleep(backoffMs(attempt + 1, this.options));
       }
@@ -251,11 +265,90 @@ export class WalletCommandExecutor {
     return lane;
   }
 
+  /**
+   * Writes a snapshot of `state` (the lane's state right after a stored batch) once enough
+   * events have been stored since the last one. Off the hot path: the write starts in a later
+   * turn, after the commands of the batch have their answers, and its failure is only logged.
+   * Its cost grows with the live idempotency keys the state carries; it is bounded by
+   * SNAPSHOT_STATE_BYTES_MAX (a bigger state is refused, and the stream folds from its last
+   * smaller snapshot) until keys leave the state for the store's own index.
+   */
+  private maybeSnapshot(lane: StreamLane, state: WalletState | null): void {
+    const every = this.options.snapshotEveryEvents;
+    const snapshots = this.store.snapshots;
+    if (every === undefined || snapshots === undefined || state === null || lane.snapshotting) return;
+    // Only a state that is exactly what the store holds (a later failure resets the lane anyway).
+    if (state.version !== lane.committedVersion) return;
+    if (state.version - lane.snapshotVersion < every) return;
+    lane.snapshotting = true;
+    setImmediate(() => {
+      const keysNotBeforeMs = this.options.clock().getTime() - this.decider.idempotencyRetentionMs;
+      Promise.resolve()
+        .then(() =>
+          snapshots.writeSnapshot({
+            streamId: lane.streamId,
+            revision: state.version - 1,
+            stateVersion: WALLET_STATE_VERSION,
+            state: walletStateToJson(state, keysNotBeforeMs),
+          }),
+        )
+        .then(
+          () => {
+            lane.snapshotVersion = Math.max(lane.snapshotVersion, state.version);
+          },
+          (error: unknown) => this.warn(`snapshot of ${lane.streamId} at version ${state.version} not written`, error),
+        )
+        .finally(() => {
+          lane.snapshotting = false;
+        });
+    });
+  }
+
+  /** The snapshot a load starts from, or null: none, another fold version, not on the stream, unreadable. */
+  private async trustedSnapshot(streamId: string): Promise<{ state: WalletState; position: number } | null> {
+    if (this.store.snapshots === undefined) return null;
+    try {
+      const trusted = await readTrustedSnapshot(this.store, streamId, WALLET_STATE_VERSION);
+      if (trusted === null) return null;
+      const state = walletStateFromJson(trusted.snapshot.state);
+      if (state === null || state.version !== trusted.snapshot.revision + 1) {
+        this.warn(
+          `snapshot of ${streamId} at revision ${trusted.snapshot.revision} is malformed; folding the stream from its start`,
+          null,
+        );
+        return null;
+      }
+      return { state, position: trusted.position };
+    } catch (error) {
+      // Only an optimisation: the stream read below is the truth, and fails on its own if the store is down.
+      this.warn(`snapshot of ${streamId} not read; folding the stream from its start`, error);
+      return null;
+    }
+  }
+
+  private warn(message: string, error: unknown): void {
+    if (this.options.warn !== undefined) {
+      this.options.warn(message, error);
+      return;
+    }
+    const detail = error instanceof Error ? error.message : error === null || error === undefined ? undefined : String(error);
+    process.stderr.write(`${JSON.stringify({ level: 'warn', context: 'WalletCommandExecutor', message, error: detail })}\n`);
+  }
+
   private async load(lane: StreamLane): Promise<void> {
     let state = initialWalletState();
     let lastPosition: number | null = null;
+    const snapshot = await this.trustedSnapshot(lane.streamId);
+    if (snapshot !== null) {
+      state = snapshot.state;
+      lastPosition = snapshot.position;
+    }
+    lane.snapshotVersion = state.version;
     for (;;) {
-      const page = await this.store.readStream(lane.streamId, { fromRevision: state.version, maxCount: this.options.readPageSize });
+      const page = await this.store.readStream(lane.streamId, {
+        fromRevision: state.version,
+        maxCount: this.options.readPageSize,
+      });
       state = evolveAll(state, page.map(decodeWalletEvent), this.decider);
       if (page.length > 0) lastPosition = page[page.length - 1].position;
       if (page.length < this.options.readPageSize) break;
