@@ -161,6 +161,11 @@ async function startServer() {
       // The load comes from one key; the harness tests crashes, not the rate limiter.
       RATE_LIMIT_PER_SECOND: '1000000',
       RATE_LIMIT_BURST: '1000000',
+      // The smallest interval: each customer gets a few hundred events a run, so restarts load
+      // from snapshots (some written just before a SIGKILL) and fold the tail after them.
+      SNAPSHOT_EVERY_EVENTS: '100',
+      // Few keys in memory: most resends of unknown outcomes are answered through the key index.
+      IDEMPOTENCY_KEYS_CACHED_MAX: '5',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

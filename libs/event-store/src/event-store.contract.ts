@@ -8,12 +8,20 @@ export interface EventStoreHarness {
   dispose(): Promise<void>;
 }
 
-function newEvent(type: string, data: Record<string, unknown> = {}): NewEvent {
-  return { eventId: randomUUID(), type, schemaVersion: 1, data, metadata: { correlationId: 'c-1', actor: 'key:abc' } };
+function newEvent(type: string, data: Record<string, unknown> = {}, indexKey: string | null = null): NewEvent {
+  return { eventId: randomUUID(), type, schemaVersion: 1, data, metadata: { correlationId: 'c-1', actor: 'key:abc' }, indexKey };
 }
 
 /** Every adapter runs this same suite; a store that passes it can sit behind the ledger. */
-export function eventStoreContract(name: string, open: () => Promise<EventStoreHarness>): void {
+export interface ContractOptions {
+  /**
+   * Whether the store keeps a key index (`EventStore.keys`). EventStoreDB does not: a writer on it
+   * keeps every live key in memory (see `key-index.port.ts`), so the key cases do not apply.
+   */
+  readonly keyIndex: boolean;
+}
+
+export function eventStoreContract(name: string, open: () => Promise<EventStoreHarness>, options: ContractOptions = { keyIndex: true }): void {
   describe(`EventStore contract: ${name}`, () => {
     let harness: EventStoreHarness;
     let store: EventStore;
@@ -205,6 +213,58 @@ export function eventStoreContract(name: string, open: () => Promise<EventStoreH
       }
       recorded = 'another-log-first-event@1';
       await expect(checkLogIdentity(store, readModels, last.lastPosition)).rejects.toThrow(/built from the log starting with another-log/);
+    });
+
+    (options.keyIndex ? describe : describe.skip)('key index', () => {
+      it('finds the event a key was written with, per stream; an unknown key is not found', async () => {
+        const id = stream('keys');
+        const other = stream('keys-other');
+        await store.append(id, 'no_stream', [newEvent('A'), newEvent('B', {}, 'k-1'), newEvent('C', {}, 'k-2')]);
+        const found = await store.keys!.findKey(id, 'k-1');
+        expect(found).toMatchObject({ streamId: id, key: 'k-1', revision: 1 });
+        expect(Number.isNaN(Date.parse(found!.recordedAt))).toBe(false);
+        expect((await store.keys!.findKey(id, 'k-2'))?.revision).toBe(2);
+        expect(await store.keys!.findKey(id, 'k-3')).toBeNull();
+        expect(await store.keys!.findKey(other, 'k-1')).toBeNull();
+      });
+
+      it('points a key used again to its newest event', async () => {
+        const id = stream('keys-reuse');
+        await store.append(id, 'no_stream', [newEvent('A', {}, 'k')]);
+        await store.append(id, 0, [newEvent('B'), newEvent('C', {}, 'k')]);
+        expect((await store.keys!.findKey(id, 'k'))?.revision).toBe(2);
+      });
+
+      it('writes a key only with its event: a refused append leaves none', async () => {
+        const id = stream('keys-refused');
+        await store.append(id, 'no_stream', [newEvent('A')]);
+        await expect(store.append(id, 5, [newEvent('B', {}, 'lost')])).rejects.toBeInstanceOf(WrongExpectedRevisionError);
+        expect(await store.keys!.findKey(id, 'lost')).toBeNull();
+      });
+
+      it('of concurrent appends of one key at one revision, indexes only the winner', async () => {
+        const id = stream('keys-race');
+        await store.append(id, 'no_stream', [newEvent('A')]);
+        const appends = Array.from({ length: 10 }, (_, i) => store.append(id, 0, [newEvent('B', { writer: i }, 'same')]));
+        const results = await Promise.allSettled(appends);
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        const found = await store.keys!.findKey(id, 'same');
+        expect(found?.revision).toBe(1);
+        const events = await store.readStream(id, { fromRevision: 0, maxCount: 10 });
+        expect(events).toHaveLength(2);
+      });
+
+      it('forgets keys recorded before a time, at most `max` per call, and keeps the younger ones', async () => {
+        const id = stream('keys-forget');
+        await store.append(id, 'no_stream', [newEvent('A', {}, 'old-1'), newEvent('B', {}, 'old-2'), newEvent('C', {}, 'old-3')]);
+        const recordedMs = Date.parse((await store.keys!.findKey(id, 'old-1'))!.recordedAt);
+        expect(await store.keys!.forgetKeysBefore(recordedMs, 1_000)).toBe(0);
+        // Bounded: a store shared with other suites may hold older keys, so only the bound is exact.
+        expect(await store.keys!.forgetKeysBefore(recordedMs + 1, 1)).toBe(1);
+        while ((await store.keys!.forgetKeysBefore(recordedMs + 1, 1_000)) > 0);
+        expect(await store.keys!.findKey(id, 'old-1')).toBeNull();
+        expect(await store.keys!.findKey(id, 'old-3')).toBeNull();
+      });
     });
 
     describe('snapshots', () => {

@@ -1,3 +1,4 @@
+import type { KeyIndex } from './key-index.port.js';
 import type { SnapshotStore } from './snapshot-store.port.js';
 
 /**
@@ -21,6 +22,8 @@ export interface NewEvent {
   readonly schemaVersion: number;
   readonly data: unknown;
   readonly metadata: EventMetadata;
+  /** Indexed with the event by stores that keep a key index (see `key-index.port.ts`). */
+  readonly indexKey?: string | null;
 }
 
 export interface RecordedEvent {
@@ -84,6 +87,8 @@ export type EventBatchHandler = (events: readonly RecordedEvent[]) => Promise<vo
 export interface EventStore {
   /** Where this store keeps snapshots of streams, when it can (see `snapshot-store.port.ts`). */
   readonly snapshots?: SnapshotStore;
+  /** Where this store indexes the keys written with events, when it does. */
+  readonly keys?: KeyIndex;
   /** Appends atomically, or throws `WrongExpectedRevisionError` and writes nothing. */
   append(streamId: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<AppendResult>;
   /** Events of one stream in revision order; an unknown stream reads as empty. */

@@ -44,8 +44,13 @@ export async function openEventStore(config: LedgerConfig): Promise<EventStore> 
     idlePollMs: 200,
     busyTimeoutMs: SQLITE_BUSY_TIMEOUT_MS,
     clock: () => new Date(),
+    // The index forgets a key an hour after the deciders do: a key is only ever forgotten by the
+    // store once no decision, even on a clock an hour behind the store's, could still see it.
+    keyRetentionMs: config.idempotencyRetentionMs + KEY_FORGET_MARGIN_MS,
   });
 }
+
+const KEY_FORGET_MARGIN_MS = 3_600_000;
 
 /** Whether the configured event store exists yet (the embedded file is created by the API on first start). */
 export function eventStoreExists(config: LedgerConfig): boolean {

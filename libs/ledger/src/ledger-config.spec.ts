@@ -60,6 +60,7 @@ describe('loadLedgerConfig', () => {
         commandRetriesMax: 10,
         streamCacheMax: 50_000,
         snapshotEveryEvents: 1000,
+        idempotencyKeysCachedMax: 100,
         requestTimeoutMs: 15_000,
         rateLimitPerSecond: 2000,
         rateLimitBurst: 4000,
@@ -246,6 +247,8 @@ describe('loadLedgerConfig', () => {
       ['STREAM_CACHE_MAX', '10000000', 'streamCacheMax', 10_000_000],
       ['SNAPSHOT_EVERY_EVENTS', '100', 'snapshotEveryEvents', 100],
       ['SNAPSHOT_EVERY_EVENTS', '1000000', 'snapshotEveryEvents', 1_000_000],
+      ['IDEMPOTENCY_KEYS_CACHED_MAX', '1', 'idempotencyKeysCachedMax', 1],
+      ['IDEMPOTENCY_KEYS_CACHED_MAX', '1000000', 'idempotencyKeysCachedMax', 1_000_000],
       ['REQUEST_TIMEOUT_MS', '1000', 'requestTimeoutMs', 1000],
       ['REQUEST_TIMEOUT_MS', '300000', 'requestTimeoutMs', 300_000],
     ] as const)('accepts %s=%s', (name, raw, field, expected) => {
@@ -274,6 +277,8 @@ describe('loadLedgerConfig', () => {
       ['STREAM_CACHE_MAX', '10000001'],
       ['SNAPSHOT_EVERY_EVENTS', '99'],
       ['SNAPSHOT_EVERY_EVENTS', '1000001'],
+      ['IDEMPOTENCY_KEYS_CACHED_MAX', '0'],
+      ['IDEMPOTENCY_KEYS_CACHED_MAX', '1000001'],
       ['REQUEST_TIMEOUT_MS', '999'],
       ['REQUEST_TIMEOUT_MS', '300001'],
     ])('rejects %s=%s, naming the variable and the value', (name, raw) => {

@@ -32,6 +32,8 @@ export interface LedgerConfig {
   readonly streamCacheMax: number;
   /** Events stored on a stream between two snapshots of its state (a cold load folds only what follows the last one). */
   readonly snapshotEveryEvents: number;
+  /** Idempotency keys each cached customer keeps in memory on the embedded store; older ones are looked up in its key index. */
+  readonly idempotencyKeysCachedMax: number;
   readonly requestTimeoutMs: number;
   /** Per API key: sustained requests per second, and the burst a key may spend at once. */
   readonly rateLimitPerSecond: number;
@@ -93,6 +95,8 @@ export function loadLedgerConfig(env: NodeJS.ProcessEnv): LedgerConfig {
     streamCacheMax: read.int('STREAM_CACHE_MAX', 50_000, 100, 10_000_000),
     // Bounded below so snapshot writes stay rare next to appends, above so a cold load folds a bounded tail.
     snapshotEveryEvents: read.int('SNAPSHOT_EVERY_EVENTS', 1000, 100, 1_000_000),
+    // Per cached customer, so keys in memory are at most STREAM_CACHE_MAX × this, whatever the traffic.
+    idempotencyKeysCachedMax: read.int('IDEMPOTENCY_KEYS_CACHED_MAX', 100, 1, 1_000_000),
     requestTimeoutMs: read.int('REQUEST_TIMEOUT_MS', 15_000, 1000, 300_000),
     rateLimitPerSecond: read.int('RATE_LIMIT_PER_SECOND', 2000, 1, 1_000_000),
     rateLimitBurst: read.int('RATE_LIMIT_BURST', 4000, 1, 10_000_000),

@@ -117,6 +117,7 @@ export class LedgerModule {
               streamCacheMax: config.streamCacheMax,
               readPageSize: 1000,
               snapshotEveryEvents: config.snapshotEveryEvents,
+              keysCachedMax: config.idempotencyKeysCachedMax,
               clock: () => new Date(),
               observer: metrics,
               warn: (message, error) => executorLogger.warn(error instanceof Error ? `${message}: ${error.message}` : message),

@@ -24,7 +24,9 @@ export interface IdempotencyRecord {
  * added later are invisible to an earlier state. Two changes do reach earlier states:
  * expiry (records older than the retention window) and re-use of an expired key. Both
  * concern keys that no decision with a current clock can see anyway. Records are
- * inserted in time order, so expiry pops from the front.
+ * inserted in time order, so expiry pops from the front (a record a writer finds again
+ * through its store's key index joins at the back: expiry reaches it late, which only
+ * delays freeing it; `find` judges age by the record itself).
  *
  * The one rule that keeps this sound: a state is evolved along a single line. A
  * caller that throws a state away after a failed append must rebuild it from the
@@ -35,6 +37,26 @@ export class IdempotencyIndex {
 
   get size(): number {
     return this.records.size;
+  }
+
+  /** Whether any record for `key` is held, visible or not. */
+  has(key: string): boolean {
+    return this.records.has(key);
+  }
+
+  /**
+   * Drops the oldest records past `keep`, stopping at the first one `evictable` refuses. For a
+   * writer whose store can find a key again (a key index): memory is then bounded by `keep`
+   * rather than by traffic. Returns how many it dropped.
+   */
+  evictOldest(keep: number, evictable: (record: IdempotencyRecord) => boolean): number {
+    let evicted = 0;
+    for (const [key, record] of this.records) {
+      if (this.records.size <= keep || !evictable(record)) break;
+      this.records.delete(key);
+      evicted += 1;
+    }
+    return evicted;
   }
 
   /** The record for `key` visible at `version`, ignoring records older than `notBeforeMs`. */

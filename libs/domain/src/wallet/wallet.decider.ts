@@ -3,6 +3,7 @@ import { DomainError, assertNever } from '../domain-error.js';
 import { IdempotencyIndex, type IdempotencyRecord } from './idempotency-index.js';
 import type {
   CreateCustomer,
+  EntryDirection,
   RecordLedgerEntry,
   UpdateCustomer,
   WalletCommand,
@@ -246,21 +247,30 @@ function evolveEntry(
   };
   const occurredAtMs = Date.parse(data.occurredAt);
   let idempotency = state.idempotency.expireBefore(occurredAtMs - config.idempotencyRetentionMs);
-  if (data.idempotencyKey !== null) {
-    idempotency = idempotency.add({
-      key: data.idempotencyKey,
-      direction,
-      currency: data.currency,
-      amountMinor: data.amountMinor,
-      reason: data.reason,
-      entryId: data.entryId,
-      balanceAfterMinor: data.balanceAfterMinor,
-      occurredAt: data.occurredAt,
-      occurredAtMs,
-      version,
-    });
-  }
+  const record = idempotencyRecordOf(direction, data, version);
+  if (record !== null) idempotency = idempotency.add(record);
   return { ...state, version, wallets: withWallet(state.wallets, wallet), idempotency };
+}
+
+/**
+ * The record a keyed entry leaves, `version` being the stream version right after it; null for
+ * an entry without a key. What `evolve` indexes, and what a writer rebuilds from a stored event
+ * when it finds a key through the store instead of in memory.
+ */
+export function idempotencyRecordOf(direction: EntryDirection, data: LedgerEntryData, version: number): IdempotencyRecord | null {
+  if (data.idempotencyKey === null) return null;
+  return {
+    key: data.idempotencyKey,
+    direction,
+    currency: data.currency,
+    amountMinor: data.amountMinor,
+    reason: data.reason,
+    entryId: data.entryId,
+    balanceAfterMinor: data.balanceAfterMinor,
+    occurredAt: data.occurredAt,
+    occurredAtMs: Date.parse(data.occurredAt),
+    version,
+  };
 }
 
 function findLiveRecord(

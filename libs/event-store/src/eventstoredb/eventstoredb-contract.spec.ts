@@ -16,7 +16,7 @@ if (url) {
   eventStoreContract('eventstoredb', async () => {
     const store = EventStoreDbEventStore.fromConnectionString(url);
     return { store, dispose: () => store.close() };
-  });
+  }, { keyIndex: false });
 } else {
   describe.skip('EventStore contract: eventstoredb (EVENTSTORE_URL not set; EventStoreDB cannot run in this sandbox)', () => {
     it('needs a server', () => undefined);

@@ -13,6 +13,7 @@ import {
   type Subscription,
 } from '../event-store.port.js';
 import { checkExpectedRevision } from '../expected-revision.js';
+import type { IndexedKey, KeyIndex } from '../key-index.port.js';
 import { serialiseSnapshotState, type SnapshotStore, type StreamSnapshot } from '../snapshot-store.port.js';
 
 /** Snapshots kept as JSON text, so a reader never shares objects with the writer. */
@@ -31,12 +32,44 @@ class InMemorySnapshotStore implements SnapshotStore {
   }
 }
 
+class InMemoryKeyIndex implements KeyIndex {
+  readonly indexedSinceMs = 0;
+  private readonly byStream = new Map<string, Map<string, IndexedKey>>();
+
+  async findKey(streamId: string, key: string): Promise<IndexedKey | null> {
+    return this.byStream.get(streamId)?.get(key) ?? null;
+  }
+
+  async forgetKeysBefore(recordedBeforeMs: number, max: number): Promise<number> {
+    let forgotten = 0;
+    for (const keys of this.byStream.values()) {
+      for (const [key, indexed] of keys) {
+        if (forgotten >= max) return forgotten;
+        if (Date.parse(indexed.recordedAt) < recordedBeforeMs) {
+          keys.delete(key);
+          forgotten += 1;
+        }
+      }
+    }
+    return forgotten;
+  }
+
+  /** Called with the append itself, so a key is findable exactly when its event is. */
+  record(streamId: string, key: string, revision: number, recordedAt: string): void {
+    let keys = this.byStream.get(streamId);
+    if (keys === undefined) this.byStream.set(streamId, (keys = new Map()));
+    keys.set(key, { streamId, key, revision, recordedAt });
+  }
+}
+
 /** For unit tests: the same contract as the durable stores, nothing survives the process. */
 export class InMemoryEventStore implements EventStore {
   private readonly log: RecordedEvent[] = [];
   private readonly streams = new Map<string, RecordedEvent[]>();
   private readonly signal = new AppendSignal();
   readonly snapshots: SnapshotStore = new InMemorySnapshotStore();
+  private readonly keyIndex = new InMemoryKeyIndex();
+  readonly keys: KeyIndex = this.keyIndex;
 
   constructor(private readonly clock: () => Date = () => new Date()) {}
 
@@ -59,6 +92,7 @@ export class InMemoryEventStore implements EventStore {
       };
       stream.push(recorded);
       this.log.push(recorded);
+      if (event.indexKey != null) this.keyIndex.record(streamId, event.indexKey, recorded.revision, recordedAt);
     }
     this.streams.set(streamId, stream);
     this.signal.notify();

@@ -14,6 +14,7 @@ import {
   type Subscription,
 } from '../event-store.port.js';
 import { checkExpectedRevision } from '../expected-revision.js';
+import type { IndexedKey, KeyIndex } from '../key-index.port.js';
 import { serialiseSnapshotState, type SnapshotStore, type StreamSnapshot } from '../snapshot-store.port.js';
 
 export interface SqliteEventStoreOptions {
@@ -24,7 +25,13 @@ export interface SqliteEventStoreOptions {
   readonly idlePollMs: number;
   readonly busyTimeoutMs: number;
   readonly clock: () => Date;
+  /** Keys recorded longer ago than this are forgotten from the key index (checked at most once a minute); absent: kept. */
+  readonly keyRetentionMs?: number;
 }
+
+/** A bounded delete, so forgetting a day of keys never holds the event loop for long. */
+const KEYS_FORGOTTEN_PER_PASS_MAX = 10_000;
+const KEY_FORGET_INTERVAL_MS = 60_000;
 
 interface PendingAppend {
   readonly streamId: string;
@@ -59,6 +66,18 @@ CREATE TABLE IF NOT EXISTS events (
   recorded_at    TEXT    NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_stream_revision ON events (stream_id, revision);
+CREATE TABLE IF NOT EXISTS stream_keys (
+  stream_id   TEXT    NOT NULL,
+  key         TEXT    NOT NULL,
+  revision    INTEGER NOT NULL,
+  recorded_at TEXT    NOT NULL,
+  PRIMARY KEY (stream_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS stream_keys_recorded_at ON stream_keys (recorded_at);
+CREATE TABLE IF NOT EXISTS store_meta (
+  name  TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS snapshots (
   stream_id     TEXT    PRIMARY KEY,
   revision      INTEGER NOT NULL,
@@ -82,8 +101,10 @@ interface SnapshotRow {
  * commit): one fsync for many requests, while each append keeps its own
  * expected-revision check and fails alone.
  */
-export class SqliteEventStore implements EventStore, SnapshotStore {
+export class SqliteEventStore implements EventStore, SnapshotStore, KeyIndex {
   private readonly db: Database.Database;
+  readonly indexedSinceMs: number;
+  private lastKeyForgetMs = 0;
   private readonly signal = new AppendSignal();
   private queue: PendingAppend[] = [];
   private flushScheduled = false;
@@ -96,6 +117,37 @@ export class SqliteEventStore implements EventStore, SnapshotStore {
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
     this.db.exec(SCHEMA);
     this.statements = this.prepare();
+    this.indexedSinceMs = this.keyIndexSince();
+  }
+
+  /**
+   * When the key index started: the start of time for a log created with it, else the moment it
+   * was added to an older log (whose earlier events have no index rows). Recorded once, in the
+   * same transaction as the check that the log is empty, so concurrent openers agree.
+   */
+  private keyIndexSince(): number {
+    const since = this.db
+      .transaction(() => {
+        const head = this.statements.headPosition.get() as { position: number | null };
+        const value = head.position === null ? new Date(0).toISOString() : this.options.clock().toISOString();
+        this.db.prepare(`INSERT OR IGNORE INTO store_meta (name, value) VALUES ('key_index_since', ?)`).run(value);
+        return (this.db.prepare(`SELECT value FROM store_meta WHERE name = 'key_index_since'`).get() as { value: string }).value;
+      })
+      .immediate();
+    return Date.parse(since);
+  }
+
+  get keys(): KeyIndex {
+    return this;
+  }
+
+  async findKey(streamId: string, key: string): Promise<IndexedKey | null> {
+    const row = this.statements.findKey.get(streamId, key) as { revision: number; recorded_at: string } | undefined;
+    return row === undefined ? null : { streamId, key, revision: row.revision, recordedAt: row.recorded_at };
+  }
+
+  async forgetKeysBefore(recordedBeforeMs: number, max: number): Promise<number> {
+    return this.statements.forgetKeys.run(new Date(recordedBeforeMs).toISOString(), max).changes;
   }
 
   append(streamId: string, expected: ExpectedRevision, events: readonly NewEvent[]): Promise<AppendResult> {
@@ -170,6 +222,21 @@ export class SqliteEventStore implements EventStore, SnapshotStore {
       this.commitBatch(batch);
     }
     this.signal.notify();
+    this.maybeForgetKeys();
+  }
+
+  /** Expired keys leave the index in their own statement, outside the appends' transaction, at most once a minute. */
+  private maybeForgetKeys(): void {
+    const retentionMs = this.options.keyRetentionMs;
+    if (retentionMs === undefined) return;
+    const nowMs = this.options.clock().getTime();
+    if (nowMs - this.lastKeyForgetMs < KEY_FORGET_INTERVAL_MS) return;
+    this.lastKeyForgetMs = nowMs;
+    try {
+      this.statements.forgetKeys.run(new Date(nowMs - retentionMs).toISOString(), KEYS_FORGOTTEN_PER_PASS_MAX);
+    } catch {
+      // Only housekeeping: the next pass tries again, and a key past retention is invisible to decisions anyway.
+    }
   }
 
   private commitBatch(batch: readonly PendingAppend[]): void {
@@ -218,6 +285,8 @@ export class SqliteEventStore implements EventStore, SnapshotStore {
         recordedAt,
       );
       position = Number(info.lastInsertRowid);
+      // In the same transaction as the event: a key is findable exactly when its event is stored.
+      if (event.indexKey != null) this.statements.upsertKey.run(pending.streamId, event.indexKey, revision, recordedAt);
     }
     lastRevisions.set(pending.streamId, revision);
     return { ok: true, result: { lastRevision: revision, lastPosition: position } };
@@ -240,6 +309,15 @@ export class SqliteEventStore implements EventStore, SnapshotStore {
       ),
       readAll: this.db.prepare('SELECT * FROM events WHERE position > ? ORDER BY position LIMIT ?'),
       headPosition: this.db.prepare('SELECT MAX(position) AS position FROM events'),
+      upsertKey: this.db.prepare(
+        `INSERT INTO stream_keys (stream_id, key, revision, recorded_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (stream_id, key) DO UPDATE SET revision = excluded.revision, recorded_at = excluded.recorded_at`,
+      ),
+      findKey: this.db.prepare('SELECT revision, recorded_at FROM stream_keys WHERE stream_id = ? AND key = ?'),
+      forgetKeys: this.db.prepare(
+        `DELETE FROM stream_keys WHERE (stream_id, key) IN
+           (SELECT stream_id, key FROM stream_keys WHERE recorded_at < ? ORDER BY recorded_at LIMIT ?)`,
+      ),
       readSnapshot: this.db.prepare('SELECT revision, state_version, state FROM snapshots WHERE stream_id = ?'),
       writeSnapshot: this.db.prepare(
         `INSERT INTO snapshots (stream_id, revision, state_version, state, written_at) VALUES (?, ?, ?, ?, ?)

@@ -62,6 +62,7 @@ export class LedgerImport {
       streamCacheMax: options.customersCachedMax,
       readPageSize: 1000,
       snapshotEveryEvents: config.snapshotEveryEvents,
+      keysCachedMax: config.idempotencyKeysCachedMax,
       clock: () => new Date(),
     });
     this.actor = { businessId: options.businessId, keyFingerprint: 'import', requestId: `import:${options.importId}` };

@@ -41,10 +41,12 @@ export class StreamLane {
   /** Batches waiting behind the in-flight one, oldest first; each fits in one append. */
   pending: AppendBatch[] = [];
   loading: Promise<void> | null = null;
-  /** Version (events folded) of the newest snapshot this process loaded or wrote; 0 when none. */
+  /** Version (events folded) of the newest snapshot this process loaded or tried to write; 0 when none. */
   snapshotVersion = 0;
   /** At most one snapshot write per stream at a time. */
   snapshotting = false;
+  /** Highest stream version of an idempotency record dropped from memory (it is then only in the store's key index). */
+  keysEvictedUpToVersion = 0;
 
   constructor(readonly streamId: string) {}
 

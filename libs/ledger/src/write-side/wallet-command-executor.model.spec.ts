@@ -29,9 +29,18 @@ const opArb: fc.Arbitrary<Op> = fc.record({
 });
 
 /** The store's I/O resolves in an order fast-check chooses, so commands interleave in every way it can find. */
-function scheduledStore(s: fc.Scheduler, counts: { snapshotsWritten: number; snapshotsRead: number }): EventStore {
+function scheduledStore(s: fc.Scheduler, counts: { snapshotsWritten: number; snapshotsRead: number; keysFound: number }): EventStore {
   const store = new InMemoryEventStore();
   return {
+    keys: {
+      indexedSinceMs: store.keys.indexedSinceMs,
+      findKey: s.scheduleFunction(async (streamId: string, key: string) => {
+        const found = await store.keys.findKey(streamId, key);
+        if (found !== null) counts.keysFound += 1;
+        return found;
+      }),
+      forgetKeysBefore: (before: number, max: number) => store.keys.forgetKeysBefore(before, max),
+    },
     // Snapshot reads and writes interleave with everything else too.
     snapshots: {
       readSnapshot: s.scheduleFunction(async (streamId: string) => {
@@ -53,18 +62,21 @@ function scheduledStore(s: fc.Scheduler, counts: { snapshotsWritten: number; sna
 }
 
 describe.each([
-  ['without snapshots', undefined],
+  ['without snapshots', undefined, undefined],
   // Every 2 events: reloads after conflicts start from snapshots, often stale ones.
-  ['with a snapshot every 2 events', 2],
-])('WalletCommandExecutor under interleavings, two writers on one store (model-based), %s', (_label, snapshotEveryEvents) => {
-  const counts = { snapshotsWritten: 0, snapshotsRead: 0 };
+  ['with a snapshot every 2 events', 2, undefined],
+  // One key in memory: replays are mostly answered through the store's key index.
+  ['with one key in memory, the others in the key index, and snapshots', 2, 1],
+])('WalletCommandExecutor under interleavings, two writers on one store (model-based), %s', (_label, snapshotEveryEvents, keysCachedMax) => {
+  const counts = { snapshotsWritten: 0, snapshotsRead: 0, keysFound: 0 };
 
   afterAll(() => {
-    // The snapshot variant must have exercised snapshots, or it proves nothing beyond the other.
+    // Each variant must have exercised what it adds, or it proves nothing beyond the first.
     if (snapshotEveryEvents !== undefined) {
       expect(counts.snapshotsWritten).toBeGreaterThan(0);
       expect(counts.snapshotsRead).toBeGreaterThan(0);
     }
+    if (keysCachedMax !== undefined) expect(counts.keysFound).toBeGreaterThan(0);
   });
 
   it('matches a plain sequential model whatever the interleaving', async () => {
@@ -73,6 +85,7 @@ describe.each([
         const store = scheduledStore(s, counts);
         const options = {
           snapshotEveryEvents,
+          keysCachedMax,
           retriesMax: 50,
           appendRetriesMax: 0,
           backoffBaseMs: 0,

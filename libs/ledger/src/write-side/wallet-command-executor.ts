@@ -1,15 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import {
   DomainError,
+  assertNever,
   decide,
   encodeWalletEvent,
   evolveAll,
   initialWalletState,
   decodeWalletEvent,
+  idempotencyRecordOf,
   WALLET_STATE_VERSION,
   walletStreamId,
   type DeciderConfig,
+  type IdempotencyIndex,
+  type IdempotencyRecord,
   type WalletCommand,
+  type WalletEvent,
   type WalletState,
 } from '#domain';
 import {
@@ -40,6 +45,12 @@ export interface ExecutorOptions {
    * written. A cold load then folds at most this many events after the snapshot.
    */
   readonly snapshotEveryEvents?: number;
+  /**
+   * Idempotency keys each cached stream keeps in memory when the store indexes keys
+   * (`EventStore.keys`); older ones are found through the store. Absent, or a store without a
+   * key index: every live key stays in memory (bounded by retention only).
+   */
+  readonly keysCachedMax?: number;
   readonly clock: () => Date;
   readonly observer?: CommandObserver;
   /** Where trouble that never fails a command (a snapshot not read or not written) is reported. Default: a JSON line on stderr. */
@@ -98,9 +109,19 @@ export class WalletCommandExecutor {
     const commandId = randomUUID();
     let lastError: unknown;
     let commandType = 'unknown';
+    // With a key index, a key not in memory is always looked up: the state may lack keys even with
+    // no eviction here (a snapshot written by a process that evicts carries only its cached keys).
+    const key = this.store.keys !== undefined ? idempotencyKeyOf(makeCommand(this.options.clock().toISOString())) : null;
     for (let attempt = 0; attempt <= this.options.retriesMax; attempt += 1) {
       if (attempt > 0) await sleep(backoffMs(attempt, this.options));
-      const lane = await this.readyLane(streamId);
+      const ready = await this.laneKnowing(streamId, key);
+      // Checked again here, synchronously up to the decision (an await, even a return from an
+      // async function, lets an append's completion evict keys): nothing can evict the key now.
+      if (ready === null || (key !== null && !this.keyKnown(ready.lane, key, ready.lookup))) {
+        lastError = new Error(`idempotency key of ${streamId} kept moving out of memory during its lookups`);
+        continue;
+      }
+      const lane = ready.lane;
       const outcome = this.decideOn(lane, makeCommand, resultOf, { ...context, commandId });
       commandType = outcome.commandType;
       const settled = await this.settleObserved(outcome);
@@ -176,7 +197,7 @@ export class WalletCommandExecutor {
     const metadata: EventMetadata = { ...context.metadata, correlationId: context.correlationId, causationId: context.commandId, actor: context.actor };
     events.forEach((event, index) => {
       // Deterministic per command: a store that deduplicates by id (EventStoreDB) drops a resent copy.
-      batch.events.push({ eventId: `${context.commandId}:${index}`, ...encodeWalletEvent(event), metadata });
+      batch.events.push({ eventId: `${context.commandId}:${index}`, ...encodeWalletEvent(event), metadata, indexKey: indexKeyOf(event) });
     });
     this.flush(lane);
     return { kind: 'appended', result: resultOf(next, command), batch, commandType };
@@ -195,6 +216,7 @@ export class WalletCommandExecutor {
         lane.inFlight = null;
         batch.resolve(result);
         this.flush(lane);
+        if (lane.state !== null) this.evictKeys(lane, lane.state.idempotency, lane.committedVersion);
         this.maybeSnapshot(lane, batch.stateAfter);
       },
       (error: unknown) => this.failLane(lane, batch, error),
@@ -292,13 +314,11 @@ export class WalletCommandExecutor {
             state: walletStateToJson(state, keysNotBeforeMs),
           }),
         )
-        .then(
-          () => {
-            lane.snapshotVersion = Math.max(lane.snapshotVersion, state.version);
-          },
-          (error: unknown) => this.warn(`snapshot of ${lane.streamId} at version ${state.version} not written`, error),
-        )
+        .catch((error: unknown) => this.warn(`snapshot of ${lane.streamId} at version ${state.version} not written`, error))
         .finally(() => {
+          // Written or not, the next attempt waits another `every` events: a state refused as too
+          // large, or a store that cannot write, is not serialised again on every append.
+          lane.snapshotVersion = Math.max(lane.snapshotVersion, state.version);
           lane.snapshotting = false;
         });
     });
@@ -350,6 +370,7 @@ export class WalletCommandExecutor {
         maxCount: this.options.readPageSize,
       });
       state = evolveAll(state, page.map(decodeWalletEvent), this.decider);
+      this.evictKeys(lane, state.idempotency, state.version);
       if (page.length > 0) lastPosition = page[page.length - 1].position;
       if (page.length < this.options.readPageSize) break;
     }
@@ -358,12 +379,124 @@ export class WalletCommandExecutor {
     lane.lastPosition = lastPosition;
   }
 
+  /**
+   * Bounds the keys held for a stream: the oldest go, as long as the store can find them again,
+   * which means stored (at or below `committedVersion`; a pending one exists nowhere else) and
+   * indexed (decided after the store's key index started, with a minute for clock differences).
+   */
+  private evictKeys(lane: StreamLane, index: IdempotencyIndex, committedVersion: number): void {
+    const keep = this.options.keysCachedMax;
+    const keys = this.store.keys;
+    if (keep === undefined || keys === undefined || index.size <= keep) return;
+    const indexedFromMs = keys.indexedSinceMs + KEY_INDEX_CLOCK_MARGIN_MS;
+    index.evictOldest(keep, (record) => {
+      const evictable = record.version <= committedVersion && record.occurredAtMs >= indexedFromMs;
+      if (evictable) lane.keysEvictedUpToVersion = Math.max(lane.keysEvictedUpToVersion, record.version);
+      return evictable;
+    });
+  }
+
+  /**
+   * The ready lane, with `key` (if any) known in its state as well as the store knows it, and the
+   * lookup that made it so (the caller checks again, synchronously, before deciding); null when
+   * evictions overtook KEY_LOOKUPS_MAX lookups in a row (the command then backs off).
+   */
+  private async laneKnowing(streamId: string, key: string | null): Promise<{ lane: StreamLane; lookup: KeyLookup | null } | null> {
+    for (let lookups = 0; lookups < KEY_LOOKUPS_MAX; lookups += 1) {
+      const lane = await this.readyLane(streamId);
+      if (key === null) return { lane, lookup: null };
+      const lookup = await this.lookUpKey(lane, key);
+      if (this.keyKnown(lane, key, lookup)) return { lane, lookup };
+    }
+    return null;
+  }
+
+  /**
+   * A key not in memory is looked up in the store's index, and its event read back, before the
+   * decision. Returns the index it looked for (the lane's, at the time) and what it found.
+   */
+  private async lookUpKey(lane: StreamLane, key: string): Promise<KeyLookup | null> {
+    const index = lane.state?.idempotency;
+    const keys = this.store.keys;
+    if (index === undefined || keys === undefined || index.has(key)) return null;
+    // Everything stored up to here is in what the lookup sees.
+    const committedVersion = lane.committedVersion;
+    const found = await keys.findKey(lane.streamId, key);
+    if (found === null) return { index, committedVersion, record: null };
+    const [stored] = await this.store.readStream(lane.streamId, { fromRevision: found.revision, maxCount: 1 });
+    const record = stored === undefined ? null : recordOf(decodeWalletEvent(stored), found.revision + 1);
+    if (record === null || record.key !== key) {
+      // The index and the log disagree: deciding now could apply the key twice.
+      throw new Error(`key index of ${lane.streamId} points to revision ${found.revision}, which does not hold that key`);
+    }
+    return { index, committedVersion, record };
+  }
+
+  /** Whether the lane's state now knows `key` as well as the store does; a found record joins the state. */
+  private keyKnown(lane: StreamLane, key: string, lookup: KeyLookup | null): boolean {
+    const index = lane.state?.idempotency;
+    if (index === undefined) return false;
+    if (index.has(key)) return true;
+    // The answer holds if it was looked up against this same line of states (not one reloaded
+    // meanwhile), and saw every key evicted since: a key stored and evicted while the lookup was
+    // under way is neither in memory nor, perhaps, in what the lookup read.
+    if (lookup === null || lookup.index !== index || lane.keysEvictedUpToVersion > lookup.committedVersion) return false;
+    if (lookup.record !== null) index.add(lookup.record);
+    return true;
+  }
+
   private evictIdleLanes(): void {
     if (this.lanes.size <= this.options.streamCacheMax) return;
     for (const [streamId, lane] of this.lanes) {
       if (this.lanes.size <= this.options.streamCacheMax) break;
       if (lane.idle) this.lanes.delete(streamId);
     }
+  }
+}
+
+/** A key decided just before the key index started is treated as unindexed: clocks of deciders and store may differ this much. */
+const KEY_INDEX_CLOCK_MARGIN_MS = 60_000;
+
+/** Lookups of one key before a command backs off (an eviction during a lookup makes it look again). */
+const KEY_LOOKUPS_MAX = 8;
+
+interface KeyLookup {
+  readonly index: IdempotencyIndex;
+  /** The lane's stored version when the lookup started. */
+  readonly committedVersion: number;
+  readonly record: IdempotencyRecord | null;
+}
+
+function idempotencyKeyOf(command: WalletCommand): string | null {
+  return command.type === 'RecordLedgerEntry' ? command.idempotencyKey : null;
+}
+
+function indexKeyOf(event: WalletEvent): string | null {
+  switch (event.type) {
+    case 'WalletCredited':
+    case 'WalletDebited':
+      return event.data.idempotencyKey;
+    case 'CustomerCreated':
+    case 'CustomerUpdated':
+    case 'WalletOpened':
+      return null;
+    default:
+      return assertNever(event, 'event');
+  }
+}
+
+function recordOf(event: WalletEvent, version: number): IdempotencyRecord | null {
+  switch (event.type) {
+    case 'WalletCredited':
+      return idempotencyRecordOf('credit', event.data, version);
+    case 'WalletDebited':
+      return idempotencyRecordOf('debit', event.data, version);
+    case 'CustomerCreated':
+    case 'CustomerUpdated':
+    case 'WalletOpened':
+      return null;
+    default:
+      return assertNever(event, 'event');
   }
 }
 
