@@ -92,10 +92,9 @@ export function totalUsdMinor(
   for (const { currency, balanceMinor } of balances) {
     const spec = currencies.get(currency);
     if (spec === undefined) continue;
-    const rate = exactRate(spec.usdPerMajorUnit);
-    // cents = balance / 10^digits * rate * 100
-    const termNumerator = BigInt(balanceMinor) * rate.numerator * 100n;
-    const termDenominator = rate.denominator * 10n ** BigInt(spec.minorUnitDigits);
+    const cents = centsPerMinorUnit(spec);
+    const termNumerator = BigInt(balanceMinor) * cents.numerator;
+    const termDenominator = cents.denominator;
     if (termDenominator === denominator) {
       numerator += termNumerator;
     } else {
@@ -104,6 +103,20 @@ export function totalUsdMinor(
     }
   }
   return roundHalfAwayFromZero(numerator, denominator);
+}
+
+/** Each spec's rate in US cents per minor unit, worked out once per spec: the decider converts on every credit. */
+const CENTS_PER_MINOR_UNIT = new WeakMap<CurrencySpec, Ratio>();
+
+function centsPerMinorUnit(spec: CurrencySpec): Ratio {
+  let ratio = CENTS_PER_MINOR_UNIT.get(spec);
+  if (ratio === undefined) {
+    // cents = balance / 10^digits * rate * 100
+    const rate = exactRate(spec.usdPerMajorUnit);
+    ratio = { numerator: rate.numerator * 100n, denominator: rate.denominator * 10n ** BigInt(spec.minorUnitDigits) };
+    CENTS_PER_MINOR_UNIT.set(spec, ratio);
+  }
+  return ratio;
 }
 
 function roundHalfAwayFromZero(numerator: bigint, denominator: bigint): bigint {

@@ -26,3 +26,4 @@ export * from './read-side/projection-process.js';
 export * from './observability/projection-log.js';
 export * from './audit-customer/audit-customer.query.js';
 export * from './read-side/versions/read-model-backend.js';
+export { CUSTOMER_ID_PATTERN } from './ids.js';

@@ -1,4 +1,4 @@
-import { ISO_4217_MINOR_UNITS, type CurrencySpec } from '#domain';
+import { ISO_4217_MINOR_UNITS, type CurrencySpec, type DeciderConfig } from '#domain';
 
 export type ProjectorMode = 'inprocess' | 'external';
 
@@ -241,3 +241,8 @@ const RATE_SIGNIFICANT_DIGITS_MAX = 15;
 
 /** Conservative defaults so the stock currency set works out of the box; override with USD_RATES. */
 const DEFAULT_USD_RATES: Readonly<Record<string, number>> = { INR: 0.012 };
+
+/** The decider's configuration, as every process that decides (the API, `ledger import`) builds it. */
+export function deciderConfigOf(config: LedgerConfig): DeciderConfig {
+  return { currencies: new Map(config.currencies.map((c) => [c.code, c])), idempotencyRetentionMs: config.idempotencyRetentionMs };
+}

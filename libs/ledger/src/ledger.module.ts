@@ -19,7 +19,7 @@ import { CreateCustomerHandler } from './create-customer/create-customer.handler
 import { CreateLedgerEntriesBatchHandler } from './create-ledger-entries-batch/create-ledger-entries-batch.handler.js';
 import { CreateLedgerEntryHandler } from './create-ledger-entry/create-ledger-entry.handler.js';
 import { GetCustomerHandler } from './get-customer/get-customer.handler.js';
-import type { LedgerConfig } from './ledger-config.js';
+import { deciderConfigOf, type LedgerConfig } from './ledger-config.js';
 import { ListCustomersHandler } from './list-customers/list-customers.handler.js';
 import { ListLedgerEntriesHandler } from './list-ledger-entries/list-ledger-entries.handler.js';
 import { ListWalletsHandler } from './list-wallets/list-wallets.handler.js';
@@ -93,10 +93,7 @@ export class LedgerModule {
         { provide: LEDGER_CONFIG, useValue: config },
         {
           provide: DECIDER_CONFIG,
-          useValue: {
-            currencies: new Map(config.currencies.map((c) => [c.code, c])),
-            idempotencyRetentionMs: config.idempotencyRetentionMs,
-          } satisfies DeciderConfig,
+          useValue: deciderConfigOf(config),
         },
         { provide: EVENT_STORE, useFactory: () => openEventStore(config) },
         { provide: READ_MODELS, useFactory: () => openReadModels(config) },

@@ -73,9 +73,7 @@ export class ApiErrorFilter implements ExceptionFilter {
   }
 
   private toResponse(exception: unknown): { status: number; body: ErrorBody } {
-    if (exception instanceof DomainError) {
-      return { status: DOMAIN_STATUS[exception.code], body: errorBody(exception.code, exception.message, exception.details) };
-    }
+    if (exception instanceof DomainError) return domainErrorResponse(exception);
     if (exception instanceof MalformedJsonError) {
       return { status: 400, body: errorBody('MALFORMED_JSON', exception.message) };
     }
@@ -122,6 +120,11 @@ function isClientAbort(exception: unknown, request: FastifyRequest): boolean {
   const error = exception instanceof HttpException && exception.cause !== undefined ? exception.cause : exception;
   const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
   return code === 'ECONNRESET' && (request.raw.aborted || request.raw.socket.destroyed);
+}
+
+/** A domain error's status and body: the one mapping, for whole requests and for a batch's entries. */
+export function domainErrorResponse(error: DomainError): { status: number; body: ErrorBody } {
+  return { status: DOMAIN_STATUS[error.code], body: errorBody(error.code, error.message, error.details) };
 }
 
 function errorBody(code: string, message: string, details?: Record<string, unknown>): ErrorBody {

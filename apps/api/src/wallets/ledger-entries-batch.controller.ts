@@ -11,7 +11,7 @@ import {
   type BatchLedgerEntry,
   type LedgerConfig,
 } from '#ledger';
-import { DOMAIN_STATUS } from '../http/api-error.filter.js';
+import { domainErrorResponse } from '../http/api-error.filter.js';
 import { RequestValidationError, type ErrorBody } from '../http/api-errors.js';
 import { CurrentActor } from '../http/current-actor.decorator.js';
 import { walletToWire } from '../http/wire.js';
@@ -88,8 +88,8 @@ export class LedgerEntriesBatchController {
   /** What the single route's error filter would have answered for this entry. */
   private failure(error: unknown): { status: number; error: ErrorBody } {
     if (error instanceof DomainError) {
-      const body: ErrorBody = error.details === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, details: error.details };
-      return { status: DOMAIN_STATUS[error.code], error: body };
+      const { status, body } = domainErrorResponse(error);
+      return { status, error: body };
     }
     if (error instanceof CommandRetriesExhaustedError) {
       return { status: 503, error: { code: 'CONTENTION', message: 'The customer is too busy right now; retry the entry with the same idempotency key.' } };

@@ -1,5 +1,6 @@
-import type { LedgerEntryInput } from '#ledger';
+import { CUSTOMER_ID_PATTERN as CUSTOMER_ID, type LedgerEntryInput } from '#ledger';
 import { LIMITS } from '../http/limits.js';
+import { CURRENCY, IDEMPOTENCY_KEY } from './wallet.dto.js';
 
 /**
  * Validation of a batch body without class-validator: one pass of plain checks per entry
@@ -9,9 +10,6 @@ import { LIMITS } from '../http/limits.js';
  * compares the two routes' answers on the same bad entries.
  */
 
-const CUSTOMER_ID = new RegExp(`^cus_[A-Za-z0-9]{1,${LIMITS.customerIdLengthMax - 4}}$`);
-const CURRENCY = /^[A-Z]{3}$/;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
 const ENTRY_FIELDS = new Set(['customer_id', 'amount', 'currency', 'entry_type', 'reason', 'idempotency_key']);
 
 export type EntryCheck =

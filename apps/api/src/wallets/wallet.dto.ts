@@ -4,9 +4,9 @@ import { LIMITS } from '../http/limits.js';
 import { PageQueryDto } from '../http/page-query.dto.js';
 import { IsMinorUnits } from '../http/validators.js';
 
-const CURRENCY = /^[A-Z]{3}$/;
+export const CURRENCY = /^[A-Z]{3}$/;
 /** Printable ASCII only: keys end up in logs, metadata and comparisons byte for byte. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]+$/;
 
 export class CreateLedgerEntryDto {
   @ApiProperty({ type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Positive amount in the currency\'s minor unit' })

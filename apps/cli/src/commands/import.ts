@@ -5,7 +5,7 @@ import { StringDecoder } from 'node:string_decoder';
 import {
   LedgerImport,
   csvLineParser,
-  importDeciderConfig,
+  deciderConfigOf,
   parseNdjsonLine,
   IMPORT_LIMITS,
   ImportLineError,
@@ -94,7 +94,7 @@ export async function importCommand(argv: readonly string[], io: CliIo, context:
 
   const ctx = context();
   const store = await ctx.events();
-  const ledgerImport = new LedgerImport(store, importDeciderConfig(ctx.config), ctx.config, { importId, businessId, inFlightMax, customersCachedMax });
+  const ledgerImport = new LedgerImport(store, deciderConfigOf(ctx.config), ctx.config, { importId, businessId, inFlightMax, customersCachedMax });
   const totals = { applied: 0, already: 0, refused: 0 };
   let report: WriteStream | null = null;
   const onOutcome = (outcome: LineOutcome) => {

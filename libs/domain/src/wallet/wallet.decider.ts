@@ -247,7 +247,7 @@ function evolveEntry(
   };
   const occurredAtMs = Date.parse(data.occurredAt);
   let idempotency = state.idempotency.expireBefore(occurredAtMs - config.idempotencyRetentionMs);
-  const record = idempotencyRecordOf(direction, data, version);
+  const record = idempotencyRecordOf(direction, data, version, occurredAtMs);
   if (record !== null) idempotency = idempotency.add(record);
   return { ...state, version, wallets: withWallet(state.wallets, wallet), idempotency };
 }
@@ -257,7 +257,12 @@ function evolveEntry(
  * an entry without a key. What `evolve` indexes, and what a writer rebuilds from a stored event
  * when it finds a key through the store instead of in memory.
  */
-export function idempotencyRecordOf(direction: EntryDirection, data: LedgerEntryData, version: number): IdempotencyRecord | null {
+export function idempotencyRecordOf(
+  direction: EntryDirection,
+  data: LedgerEntryData,
+  version: number,
+  occurredAtMs: number = Date.parse(data.occurredAt),
+): IdempotencyRecord | null {
   if (data.idempotencyKey === null) return null;
   return {
     key: data.idempotencyKey,
@@ -268,7 +273,7 @@ export function idempotencyRecordOf(direction: EntryDirection, data: LedgerEntry
     entryId: data.entryId,
     balanceAfterMinor: data.balanceAfterMinor,
     occurredAt: data.occurredAt,
-    occurredAtMs: Date.parse(data.occurredAt),
+    occurredAtMs,
     version,
   };
 }

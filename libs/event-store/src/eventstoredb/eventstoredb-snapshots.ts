@@ -80,6 +80,10 @@ export class EventStoreDbSnapshotStore implements SnapshotStore {
     const stream = snapshotStreamOf(snapshot.streamId);
     // ANY: the newest write wins; an older one landing last only makes the next cold load fold more.
     const result = await this.client.appendToStream(stream, toEsdbSnapshotEvent(snapshot), { streamState: ANY });
-    if (result.nextExpectedRevision === 0n) await this.client.setStreamMetadata(stream, { maxCount: 1 });
+    // On the first write, and again every so often: one failed metadata call must not leave the
+    // stream keeping every snapshot for good (setting it again is harmless).
+    if (result.nextExpectedRevision % SNAPSHOT_METADATA_EVERY_WRITES === 0n) await this.client.setStreamMetadata(stream, { maxCount: 1 });
   }
 }
+
+const SNAPSHOT_METADATA_EVERY_WRITES = 16n;

@@ -147,6 +147,10 @@ export class SqliteEventStore implements EventStore, SnapshotStore, KeyIndex {
   }
 
   async forgetKeysBefore(recordedBeforeMs: number, max: number): Promise<number> {
+    return this.forgetKeysNow(recordedBeforeMs, max);
+  }
+
+  private forgetKeysNow(recordedBeforeMs: number, max: number): number {
     return this.statements.forgetKeys.run(new Date(recordedBeforeMs).toISOString(), max).changes;
   }
 
@@ -233,7 +237,7 @@ export class SqliteEventStore implements EventStore, SnapshotStore, KeyIndex {
     if (nowMs - this.lastKeyForgetMs < KEY_FORGET_INTERVAL_MS) return;
     this.lastKeyForgetMs = nowMs;
     try {
-      this.statements.forgetKeys.run(new Date(nowMs - retentionMs).toISOString(), KEYS_FORGOTTEN_PER_PASS_MAX);
+      this.forgetKeysNow(nowMs - retentionMs, KEYS_FORGOTTEN_PER_PASS_MAX);
     } catch {
       // Only housekeeping: the next pass tries again, and a key past retention is invisible to decisions anyway.
     }

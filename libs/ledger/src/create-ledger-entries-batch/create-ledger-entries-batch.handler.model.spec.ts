@@ -12,6 +12,7 @@ import type { LedgerConfig } from '../ledger-config.js';
 import type { ReadYourWrites } from '../read-side/read-your-writes.js';
 import { WalletCommandExecutor, type ExecutorOptions } from '../write-side/wallet-command-executor.js';
 import { CreateLedgerEntriesBatchCommand, type BatchEntryOutcome, type BatchLedgerEntry } from './create-ledger-entries-batch.command.js';
+import { CommandRunner } from '../write-side/command-runner.js';
 import { CreateLedgerEntriesBatchHandler } from './create-ledger-entries-batch.handler.js';
 
 const decider: DeciderConfig = {
@@ -121,7 +122,7 @@ describe('CreateLedgerEntriesBatchHandler (model-based)', () => {
         const executor = new WalletCommandExecutor(scheduledStore(s, memory), decider, options);
         await s.waitFor(createCustomers(executor));
         const readYourWrites = recordingReadYourWrites();
-        const handler = new CreateLedgerEntriesBatchHandler(executor, readYourWrites, config, decider);
+        const handler = new CreateLedgerEntriesBatchHandler(executor, new CommandRunner(executor, readYourWrites, config), config, decider);
 
         const expected = model(batches);
         for (const [b, ops] of batches.entries()) {
@@ -149,8 +150,8 @@ describe('CreateLedgerEntriesBatchHandler (model-based)', () => {
           // Another API process writing the same streams: the batch's appends conflict and retry.
           const other = new WalletCommandExecutor(store, decider, options);
           await s.waitFor(createCustomers(executor));
-          const handler = new CreateLedgerEntriesBatchHandler(executor, recordingReadYourWrites(), config, decider);
-          const otherHandler = new CreateLedgerEntriesBatchHandler(other, recordingReadYourWrites(), config, decider);
+          const handler = new CreateLedgerEntriesBatchHandler(executor, new CommandRunner(executor, recordingReadYourWrites(), config), config, decider);
+          const otherHandler = new CreateLedgerEntriesBatchHandler(other, new CommandRunner(other, recordingReadYourWrites(), config), config, decider);
 
           const [outcomes] = await s.waitFor(
             Promise.all([

@@ -1,11 +1,11 @@
-import { Inject, Logger } from '@nestjs/common';
+import { Inject } from '@nestjs/common';
 import { CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import type { DeciderConfig } from '#domain';
 import { ledgerEntryCommand, walletViewAfterEntry } from '../create-ledger-entry/ledger-entry-execution.js';
 import { newId } from '../ids.js';
 import type { LedgerConfig } from '../ledger-config.js';
-import type { ReadYourWrites } from '../read-side/read-your-writes.js';
-import { DECIDER_CONFIG, LEDGER_CONFIG, READ_YOUR_WRITES, WALLET_EXECUTOR } from '../tokens.js';
+import { DECIDER_CONFIG, LEDGER_CONFIG, WALLET_EXECUTOR } from '../tokens.js';
+import { CommandRunner } from '../write-side/command-runner.js';
 import type { WalletCommandExecutor } from '../write-side/wallet-command-executor.js';
 import { CreateLedgerEntriesBatchCommand, type BatchEntryOutcome } from './create-ledger-entries-batch.command.js';
 
@@ -21,11 +21,9 @@ import { CreateLedgerEntriesBatchCommand, type BatchEntryOutcome } from './creat
  */
 @CommandHandler(CreateLedgerEntriesBatchCommand)
 export class CreateLedgerEntriesBatchHandler implements ICommandHandler<CreateLedgerEntriesBatchCommand, BatchEntryOutcome[]> {
-  private readonly logger = new Logger('CreateLedgerEntriesBatch');
-
   constructor(
     @Inject(WALLET_EXECUTOR) private readonly executor: WalletCommandExecutor,
-    @Inject(READ_YOUR_WRITES) private readonly readYourWrites: ReadYourWrites,
+    private readonly runner: CommandRunner,
     @Inject(LEDGER_CONFIG) private readonly config: LedgerConfig,
     @Inject(DECIDER_CONFIG) private readonly decider: DeciderConfig,
   ) {}
@@ -60,11 +58,8 @@ export class CreateLedgerEntriesBatchHandler implements ICommandHandler<CreateLe
         }
       }),
     );
-    // Everything applied is stored by now; as for a single entry, a failed or slow wait only delays the answer.
-    if (positionMax !== null) {
-      const shown = await this.readYourWrites.waitFor(positionMax, this.config.readYourWritesTimeoutMs).catch(() => false);
-      if (!shown) this.logger.warn(`read models did not reach position ${positionMax} within ${this.config.readYourWritesTimeoutMs} ms`);
-    }
+    // Everything applied is stored by now: one wait, for the last of it, as for a single entry.
+    await this.runner.awaitVisible(positionMax);
     return outcomes;
   }
 }

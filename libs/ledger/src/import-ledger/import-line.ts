@@ -1,4 +1,5 @@
 import type { EntryDirection, Metadata } from '#domain';
+import { CUSTOMER_ID_PATTERN } from '../ids.js';
 
 /**
  * One line of an import file, read into what it asks the ledger to do. Pure: no I/O, no ids.
@@ -54,7 +55,6 @@ export const IMPORT_LIMITS = {
 } as const;
 
 const CURRENCY = /^[A-Z]{3}$/;
-const CUSTOMER_ID = /^cus_[A-Za-z0-9]{1,60}$/;
 const REF = new RegExp(`^[\\x21-\\x7e]{1,${IMPORT_LIMITS.refLengthMax}}$`);
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const FIELDS: Readonly<Record<string, readonly string[]>> = {
@@ -135,7 +135,7 @@ function customerRef(record: Record<string, unknown>): CustomerRef {
     throw new ImportLineError('give exactly one of customer (a ref from this file) and customer_id (a customer already in the ledger)');
   }
   if (record.customer !== undefined) return { ref: ref(record.customer, 'customer') };
-  if (typeof record.customer_id !== 'string' || !CUSTOMER_ID.test(record.customer_id)) throw new ImportLineError('customer_id must look like cus_…');
+  if (typeof record.customer_id !== 'string' || !CUSTOMER_ID_PATTERN.test(record.customer_id)) throw new ImportLineError('customer_id must look like cus_…');
   return { customerId: record.customer_id };
 }
 

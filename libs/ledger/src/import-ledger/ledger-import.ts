@@ -81,6 +81,10 @@ export class LedgerImport {
     /** The last line of each customer still in flight; a customer's next line waits for it. */
     const tails = new Map<string, Promise<void>>();
     const inFlight = new Set<Promise<void>>();
+    // One waiter for "a task settled", not a race over every task in flight: a race attaches a
+    // handler to each of up to `inFlightMax` tasks for every line read.
+    let wake: (() => void) | null = null;
+    const failures: unknown[] = [];
     for await (const { number, text } of lines) {
       let operation: ImportOperation;
       try {
@@ -98,10 +102,16 @@ export class LedgerImport {
       const settle = () => {
         inFlight.delete(task);
         if (tails.get(customerId) === task) tails.delete(customerId);
+        wake?.();
+        wake = null;
       };
-      // A store failure rejects `task`; it surfaces from the race or the final wait below and aborts the run.
-      task.then(settle, settle);
-      if (inFlight.size >= this.options.inFlightMax) await Promise.race(inFlight);
+      // A store failure rejects `task` and aborts the run: at the next line, or in the final wait below.
+      task.then(settle, (error: unknown) => {
+        failures.push(error);
+        settle();
+      });
+      if (inFlight.size >= this.options.inFlightMax) await new Promise<void>((resolve) => (wake = resolve));
+      if (failures.length > 0) throw failures[0];
     }
     await Promise.all(inFlight);
   }
@@ -162,9 +172,4 @@ export class LedgerImport {
     const [first] = await this.store.readStream(walletStreamId(customerId), { fromRevision: 0, maxCount: 1 });
     return first?.metadata.import_key === key;
   }
-}
-
-/** The decider's configuration from the ledger's, as the API builds it. */
-export function importDeciderConfig(config: LedgerConfig): DeciderConfig {
-  return { currencies: new Map(config.currencies.map((c) => [c.code, c])), idempotencyRetentionMs: config.idempotencyRetentionMs };
 }

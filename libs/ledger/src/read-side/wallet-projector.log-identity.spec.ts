@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_CURRENCIES, decide, encodeWalletEvent, initialWalletState, walletStreamId, type DeciderConfig } from '#domain';
 import { CheckpointNotInLogError, InMemoryEventStore, SqliteEventStore, type EventStore } from '#event-store';
-import { SqliteReadModelStore } from '#read-models';
+import { SqliteReadModelStore, type ReadModelStore } from '#read-models';
+import { openReadModels } from '../backends.js';
+import { loadLedgerConfig } from '../ledger-config.js';
 import { WalletProjector } from './wallet-projector.js';
 
 const config: DeciderConfig = {
@@ -37,7 +39,7 @@ async function createCustomer(store: EventStore, businessId = 'biz_log'): Promis
   return result.lastPosition;
 }
 
-async function projectUntil(projector: WalletProjector, readModels: SqliteReadModelStore, position: number): Promise<void> {
+async function projectUntil(projector: WalletProjector, readModels: ReadModelStore, position: number): Promise<void> {
   await projector.start();
   const deadline = Date.now() + 5_000;
   while (((await readModels.checkpoint()) ?? 0) < position) {
@@ -114,6 +116,22 @@ describe('WalletProjector refuses a checkpoint from another log', () => {
     await expect(new WalletProjector(wiped, readModels, options).start()).rejects.toThrow(/beyond the end of the log \(empty\)/);
     await createCustomer(wiped);
     await expect(new WalletProjector(wiped, readModels, options).start()).rejects.toThrow(CheckpointNotInLogError);
+  });
+
+  it('checks the log through the active-version read models that the API and the projector use', async () => {
+    const config = loadLedgerConfig({ NODE_ENV: 'test', DATA_DIR: join(dir, 'active'), API_KEYS: 'sk_test_log_identity:biz_log', LOG_LEVEL: 'error' });
+    const active = await openReadModels(config);
+    try {
+      const original = open(new InMemoryEventStore());
+      const head = await createCustomer(original);
+      await projectUntil(new WalletProjector(original, active, options), active, head);
+      const other = open(new InMemoryEventStore());
+      await createCustomer(other);
+      await createCustomer(other);
+      await expect(new WalletProjector(other, active, options).start()).rejects.toThrow(CheckpointNotInLogError);
+    } finally {
+      await active.close();
+    }
   });
 
   it('records the identity with the first batch when the log was empty at start', async () => {

@@ -29,12 +29,18 @@ export class CommandRunner {
   ): Promise<R> {
     const context = { correlationId: actor.requestId, actor: actor.keyFingerprint };
     const { result, position } = await this.executor.execute(customerId, makeCommand, resultOf, context);
-    // The write is stored: from here on nothing may turn it into an error, or a client's
-    // automatic retry could apply it twice. A failed or timed-out wait only delays the answer.
-    if (position !== null) {
-      const shown = await this.readYourWrites.waitFor(position, this.config.readYourWritesTimeoutMs).catch(() => false);
-      if (!shown) this.logger.warn(`read models did not reach position ${position} within ${this.config.readYourWritesTimeoutMs} ms`);
-    }
+    await this.awaitVisible(position);
     return result;
+  }
+
+  /**
+   * Holds an answer until the read models show `position` (null: nothing new was written). The
+   * write is stored: from here on nothing may turn it into an error, or a client's automatic
+   * retry could apply it twice. A failed or timed-out wait only delays the answer.
+   */
+  async awaitVisible(position: number | null): Promise<void> {
+    if (position === null) return;
+    const shown = await this.readYourWrites.waitFor(position, this.config.readYourWritesTimeoutMs).catch(() => false);
+    if (!shown) this.logger.warn(`read models did not reach position ${position} within ${this.config.readYourWritesTimeoutMs} ms`);
   }
 }

@@ -13,6 +13,7 @@ import {
   type DeciderConfig,
   type IdempotencyIndex,
   type IdempotencyRecord,
+  type LedgerEntryData,
   type WalletCommand,
   type WalletEvent,
   type WalletState,
@@ -471,11 +472,13 @@ function idempotencyKeyOf(command: WalletCommand): string | null {
   return command.type === 'RecordLedgerEntry' ? command.idempotencyKey : null;
 }
 
-function indexKeyOf(event: WalletEvent): string | null {
+/** The entry an event records, if it records one (what the key index and key lookups read). */
+function entryOf(event: WalletEvent): { direction: 'credit' | 'debit'; data: LedgerEntryData } | null {
   switch (event.type) {
     case 'WalletCredited':
+      return { direction: 'credit', data: event.data };
     case 'WalletDebited':
-      return event.data.idempotencyKey;
+      return { direction: 'debit', data: event.data };
     case 'CustomerCreated':
     case 'CustomerUpdated':
     case 'WalletOpened':
@@ -485,19 +488,13 @@ function indexKeyOf(event: WalletEvent): string | null {
   }
 }
 
+function indexKeyOf(event: WalletEvent): string | null {
+  return entryOf(event)?.data.idempotencyKey ?? null;
+}
+
 function recordOf(event: WalletEvent, version: number): IdempotencyRecord | null {
-  switch (event.type) {
-    case 'WalletCredited':
-      return idempotencyRecordOf('credit', event.data, version);
-    case 'WalletDebited':
-      return idempotencyRecordOf('debit', event.data, version);
-    case 'CustomerCreated':
-    case 'CustomerUpdated':
-    case 'WalletOpened':
-      return null;
-    default:
-      return assertNever(event, 'event');
-  }
+  const entry = entryOf(event);
+  return entry === null ? null : idempotencyRecordOf(entry.direction, entry.data, version);
 }
 
 function backoffMs(attempt: number, options: ExecutorOptions): number {

@@ -33,6 +33,13 @@ export const ACTIVE_READ_MODELS_DEFAULTS = { pollMs: 1000, catchUpTimeoutMs: 500
  */
 export const READ_ATTEMPTS_MAX = 3;
 
+/**
+ * An empty answer (an unknown customer, an empty page) re-reads the registry at most this often.
+ * Safe because a version is dropped seconds after readers were told to leave it (the rebuild's
+ * drop delay), far longer than this: a registry read this recent already saw the switch.
+ */
+const EMPTY_READ_REFRESH_INTERVAL_MS = 100;
+
 /** A read that found nothing: on a version dropped under it (MongoDB), this is all a read sees. */
 const isAbsent = (result: unknown): boolean => result === null || (Array.isArray(result) && result.length === 0);
 
@@ -67,6 +74,7 @@ export class ActiveReadModels implements ReadModelStore, VersionedReadModels {
   private readonly retiring = new Set<VersionStore>();
   private readonly listeners = new Set<() => void>();
   private refreshing: Promise<void> | null = null;
+  private lastRefreshStartedMs = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -156,6 +164,9 @@ export class ActiveReadModels implements ReadModelStore, VersionedReadModels {
       listCustomers: (businessId, query) => store.listCustomers(businessId, query),
       listWallets: (customerId) => store.listWallets(customerId),
       listLedgerEntries: (customerId, query) => store.listLedgerEntries(customerId, query),
+      // The projector checks and records which log the pinned version was projected from.
+      ...(store.logIdentity !== undefined && { logIdentity: () => store.logIdentity!() }),
+      ...(store.recordLogIdentity !== undefined && { recordLogIdentity: (identity: string) => store.recordLogIdentity!(identity) }),
       // The pin does not own the store.
       close: async () => undefined,
     };
@@ -171,6 +182,7 @@ export class ActiveReadModels implements ReadModelStore, VersionedReadModels {
   /** Reads the registry now and follows a switch; resolves once readers have moved. */
   refresh(): Promise<void> {
     if (this.refreshing !== null) return this.refreshing;
+    this.lastRefreshStartedMs = Date.now();
     this.refreshing = this.followRegistry().finally(() => (this.refreshing = null));
     return this.refreshing;
   }
@@ -242,8 +254,8 @@ export class ActiveReadModels implements ReadModelStore, VersionedReadModels {
         if (last || !(await this.movedOff(slot, true))) throw error;
         continue;
       }
-      // Found nothing: the version may have been dropped under us. Costs one registry read
-      // per empty answer (concurrent ones share it through `refresh`).
+      // Found nothing: the version may have been dropped under us. Costs a registry read per
+      // empty answer, at most one per EMPTY_READ_REFRESH_INTERVAL_MS (concurrent ones share it).
       if (!isAbsent(result) || last || !(await this.movedOff(slot, false))) return result;
     }
   }
@@ -254,7 +266,9 @@ export class ActiveReadModels implements ReadModelStore, VersionedReadModels {
    * tells whether readers are now on another version, where the read is worth repeating.
    */
   private async movedOff(slot: Slot, failed: boolean): Promise<boolean> {
-    await this.refresh().catch(() => undefined);
+    const recentlyRead = Date.now() - this.lastRefreshStartedMs < EMPTY_READ_REFRESH_INTERVAL_MS;
+    if (failed || !recentlyRead) await this.refresh().catch(() => undefined);
+    else await this.refreshing?.catch(() => undefined);
     // A failed read cannot be answered by the old version at all: serve the new one even
     // if it is still catching up. An empty answer leaves the catch-up rule in charge.
     if (failed && this.pending !== null) this.promote(this.pending.slot);
